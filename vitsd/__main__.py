@@ -1,0 +1,5 @@
+import sys
+
+from vitsd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,110 @@
+"""The transformer encoder block and the MLPs (taught in chapter 5, "The model").
+
+A block is pre-norm: ``x + Attention(LayerNorm(x))``, then ``x + MLP(LayerNorm(x))``,
+with GELU MLPs and dropout after every dense layer, as in the keras.io references.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from vitsd.lsa import LocalitySelfAttention
+
+
+def mlp_layers(units, dropout: float, name: str):
+    """Dense(GELU) + Dropout for each width in ``units``, as a list of layers."""
+    stack = []
+    for i, width in enumerate(units):
+        stack.append(layers.Dense(width, activation="gelu", name=f"{name}_dense_{i}"))
+        stack.append(layers.Dropout(dropout, name=f"{name}_dropout_{i}"))
+    return stack
+
+
+@keras.saving.register_keras_serializable(package="vitsd")
+class TransformerBlock(layers.Layer):
+    """One pre-norm encoder block; ``locality=True`` swaps in Locality Self-Attention.
+
+    With ``locality=False`` the attention is Keras' own ``MultiHeadAttention``, exactly
+    as in the vanilla reference. Call with ``return_attention_scores=True`` to also get
+    the ``(batch, heads, N, N)`` attention probabilities.
+    """
+
+    def __init__(
+        self,
+        num_heads: int,
+        key_dim: int,
+        mlp_units,
+        attention_dropout: float = 0.1,
+        mlp_dropout: float = 0.1,
+        layer_norm_eps: float = 1e-6,
+        locality: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.mlp_units = tuple(mlp_units)
+        self.attention_dropout = attention_dropout
+        self.mlp_dropout = mlp_dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.locality = locality
+        self.norm_attention = layers.LayerNormalization(epsilon=layer_norm_eps, name="norm_attention")
+        if locality:
+            self.attention = LocalitySelfAttention(
+                num_heads=num_heads, key_dim=key_dim, dropout=attention_dropout, name="attention"
+            )
+        else:
+            self.attention = layers.MultiHeadAttention(
+                num_heads=num_heads, key_dim=key_dim, dropout=attention_dropout, name="attention"
+            )
+        self.norm_mlp = layers.LayerNormalization(epsilon=layer_norm_eps, name="norm_mlp")
+        self.mlp = mlp_layers(self.mlp_units, mlp_dropout, name="mlp")
+
+    def build(self, input_shape):
+        self.norm_attention.build(input_shape)
+        if self.locality:
+            self.attention.build(input_shape)
+        else:
+            self.attention.build(input_shape, input_shape)
+        self.norm_mlp.build(input_shape)
+        shape = input_shape
+        for layer in self.mlp:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def _attend(self, x, training, return_attention_scores):
+        if self.locality:
+            return self.attention(
+                x, training=training, return_attention_scores=return_attention_scores
+            )
+        return self.attention(
+            x, x, training=training, return_attention_scores=return_attention_scores
+        )
+
+    def call(self, tokens, training=None, return_attention_scores=False):
+        attended = self._attend(self.norm_attention(tokens), training, return_attention_scores)
+        if return_attention_scores:
+            attended, scores = attended
+        x = tokens + attended
+        y = self.norm_mlp(x)
+        for layer in self.mlp:
+            y = layer(y, training=training)
+        out = x + y
+        return (out, scores) if return_attention_scores else out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "mlp_units": list(self.mlp_units),
+            "attention_dropout": self.attention_dropout,
+            "mlp_dropout": self.mlp_dropout,
+            "layer_norm_eps": self.layer_norm_eps,
+            "locality": self.locality,
+        }

@@ -1,0 +1,199 @@
+"""Hyperparameters of a vitsd run, validated (taught in chapter 5, "The model").
+
+The defaults are the reference configuration of the keras.io example "Train a Vision
+Transformer on small datasets": CIFAR-100 images (32x32x3) resized to 72x72, cut into
+6x6 patches (a 12x12 grid of 144 tokens), 8 transformer blocks of width 64, AdamW with
+a warmup-cosine schedule, batch 256, 50 epochs.
+
+Every invalid value raises ``ValueError`` naming the parameter and what would be valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+#: The four model variants of the ablation, by command-line name:
+#: name -> (shifted patch tokenization, locality self-attention).
+MODELS = {
+    "vit": (False, False),
+    "spt": (True, False),
+    "lsa": (False, True),
+    "sl-vit": (True, True),
+}
+
+SCHEDULES = ("warmup_cosine", "constant")
+FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All hyperparameters of one model and its training run.
+
+    Build one with keyword overrides, ``Config(epochs=3)``, or derive one from another
+    with :meth:`replace`. The instance is immutable and validated on creation.
+    """
+
+    # Data
+    input_shape: tuple = (32, 32, 3)
+    num_classes: int = 100
+    # Tokens
+    image_size: int = 72
+    patch_size: int = 6
+    projection_dim: int = 64
+    # Transformer
+    num_layers: int = 8
+    num_heads: int = 4
+    key_dim: int = 64
+    mlp_units: tuple = (128, 64)
+    head_units: tuple = (2048, 1024)
+    layer_norm_eps: float = 1e-6
+    attention_dropout: float = 0.1
+    mlp_dropout: float = 0.1
+    head_dropout: float = 0.5
+    # Augmentation (Keras preprocessing layers)
+    flip: str = "horizontal"
+    rotation: float = 0.02
+    zoom: float = 0.2
+    # Optimisation
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    epochs: int = 50
+    warmup_fraction: float = 0.1
+    schedule: str = "warmup_cosine"
+    validation_split: float = 0.1
+    seed: int = 42
+
+    def __post_init__(self):
+        # Normalise sequences so that configs read back from JSON compare equal.
+        for name in ("input_shape", "mlp_units", "head_units"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(value))
+        self.validate()
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def grid_size(self) -> int:
+        """Patches along one side of the resized image (72 // 6 = 12)."""
+        return self.image_size // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        """Tokens per image (12 * 12 = 144)."""
+        return self.grid_size**2
+
+    @property
+    def channels(self) -> int:
+        return self.input_shape[-1]
+
+    # --------------------------------------------------------------- validation
+    def validate(self) -> None:
+        def positive_int(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+        def fraction(name, low_open=False, high_open=True):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}.")
+            lo_ok = value > 0 if low_open else value >= 0
+            hi_ok = value < 1 if high_open else value <= 1
+            if not (lo_ok and hi_ok) or math.isnan(value):
+                lo = "(0" if low_open else "[0"
+                hi = "1)" if high_open else "1]"
+                raise ValueError(f"{name} must be in {lo}, {hi}, got {value!r}.")
+
+        for name in (
+            "num_classes", "image_size", "patch_size", "projection_dim", "num_layers",
+            "num_heads", "key_dim", "batch_size", "epochs",
+        ):
+            positive_int(name)
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}.")
+        if len(self.input_shape) != 3 or any(
+            isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in self.input_shape
+        ):
+            raise ValueError(
+                "input_shape must be three positive integers (height, width, channels), "
+                f"got {self.input_shape!r}."
+            )
+        if self.image_size % self.patch_size:
+            divisors = [d for d in range(1, self.image_size + 1) if self.image_size % d == 0]
+            raise ValueError(
+                f"image_size ({self.image_size}) must be divisible by patch_size "
+                f"({self.patch_size}); valid patch sizes for this image size: {divisors}."
+            )
+        if self.patch_size < 2:
+            raise ValueError(
+                f"patch_size must be at least 2 (shifted patch tokenization shifts by half "
+                f"a patch), got {self.patch_size}."
+            )
+        for name in ("mlp_units", "head_units"):
+            units = getattr(self, name)
+            if not units and name == "mlp_units":
+                raise ValueError("mlp_units must hold at least one layer width.")
+            if any(isinstance(u, bool) or not isinstance(u, int) or u <= 0 for u in units):
+                raise ValueError(f"{name} must be positive integers, got {units!r}.")
+        if self.mlp_units[-1] != self.projection_dim:
+            raise ValueError(
+                f"mlp_units must end with projection_dim ({self.projection_dim}) so that the "
+                f"residual connection adds matching widths, got {self.mlp_units!r}."
+            )
+        for name in ("attention_dropout", "mlp_dropout", "head_dropout", "rotation",
+                     "zoom", "warmup_fraction", "weight_decay"):
+            fraction(name)
+        fraction("validation_split")
+        if isinstance(self.learning_rate, bool) or not isinstance(
+            self.learning_rate, (int, float)
+        ) or not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}.")
+        if self.flip not in FLIP_MODES:
+            raise ValueError(f"flip must be one of {FLIP_MODES}, got {self.flip!r}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}.")
+
+    # ------------------------------------------------------------ conversions
+    def replace(self, **overrides) -> "Config":
+        """A copy with some fields changed; unknown names raise ``ValueError``."""
+        _check_names(overrides)
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        """Inverse of :meth:`to_dict`; unknown names raise ``ValueError``."""
+        _check_names(values)
+        return cls(**values)
+
+
+def _check_names(values: dict) -> None:
+    valid = [f.name for f in dataclasses.fields(Config)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown config parameter(s) {unknown}; valid names are: {', '.join(valid)}."
+        )
+
+
+def model_switches(name: str) -> tuple:
+    """``(spt, lsa)`` for a model name among :data:`MODELS`."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(
+            f"model must be one of {sorted(MODELS)}, got {name!r}."
+        ) from None

@@ -1,0 +1,378 @@
+"""Training runs with run records (taught in chapter 6, "Training and comparison").
+
+:func:`train` is the one entry point behind the command line and the book:
+
+* holds out a stratified validation split of the training data (10% by default);
+* drives AdamW with the warmup-cosine schedule (the schedule *is* the optimizer's
+  learning rate -- the reference code built one and never used it);
+* keeps the best weights by validation accuracy;
+* is resumable: after every epoch it saves the weights and optimizer state, then
+  commits the epoch to ``run.json``; a run killed mid-way and started again with the
+  same output folder continues after its last completed epoch;
+* evaluates the best weights on the test split (loss, top-1, top-5) and saves the
+  model as ``model.keras``;
+* writes the **run record** ``run.json``: config, dataset, per-epoch history,
+  test metrics, environment (versions, backend, device) and timing.
+
+Layout of an output folder::
+
+    run.json              the run record (status "running" until the end, then "complete")
+    last.weights.h5       weights + optimizer state after the last completed epoch
+    best.weights.h5       weights of the epoch with the best validation accuracy
+    model.keras           the final (best) model, without optimizer state
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import vitsd
+from vitsd.config import Config, model_switches
+from vitsd.data import load_dataset, train_val_split
+from vitsd.model import adapt_normalization, build_vit, count_parameters
+from vitsd.schedule import WarmUpCosine
+
+RECORD = "run.json"
+LAST_WEIGHTS = "last.weights.h5"
+BEST_WEIGHTS = "best.weights.h5"
+MODEL_FILE = "model.keras"
+HISTORY_KEYS = (
+    "loss", "accuracy", "top5", "val_loss", "val_accuracy", "val_top5",
+    "learning_rate", "epoch_seconds",
+)
+
+
+class RunFolderError(RuntimeError):
+    """The output folder holds something that is not this run."""
+
+
+# --------------------------------------------------------------------- optimizer
+def make_schedule(config: Config, steps_per_epoch: int):
+    """The learning rate the optimizer follows: a :class:`WarmUpCosine` over the whole
+    run (``warmup_fraction`` of the steps warming up), or a constant."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    total = steps_per_epoch * config.epochs
+    return WarmUpCosine(
+        learning_rate=config.learning_rate,
+        total_steps=total,
+        warmup_steps=int(total * config.warmup_fraction),
+    )
+
+
+def make_optimizer(config: Config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    return keras.optimizers.AdamW(
+        learning_rate=make_schedule(config, steps_per_epoch), weight_decay=config.weight_decay
+    )
+
+
+def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | None) -> None:
+    """Loss and metrics (accuracy, top-5); the optimizer only when ``steps_per_epoch``
+    is given (evaluation needs none)."""
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch) if steps_per_epoch else None,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseTopKCategoricalAccuracy(min(5, config.num_classes), name="top5"),
+        ],
+    )
+
+
+def current_learning_rate(optimizer) -> float:
+    """The learning rate the optimizer applies at its current iteration."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+# ------------------------------------------------------------------- environment
+def environment() -> dict:
+    """Versions, backend and device: the run card of a record."""
+    backend = keras.backend.backend()
+    env = {
+        "vitsd": vitsd.__version__,
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": None,
+        "device": None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        env["backend_version"] = tf.__version__
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            env["device"] = f"GPU: {details.get('device_name', gpus[0].name)}"
+    elif backend == "jax":
+        import jax
+
+        env["backend_version"] = jax.__version__
+        dev = jax.devices()[0]
+        if dev.platform != "cpu":
+            env["device"] = f"{dev.platform.upper()}: {dev.device_kind}"
+    elif backend == "torch":
+        import torch
+
+        env["backend_version"] = torch.__version__
+        if torch.cuda.is_available():
+            env["device"] = f"GPU: {torch.cuda.get_device_name(0)}"
+    if env["device"] is None:
+        env["device"] = f"CPU: {_cpu_name()} ({os.cpu_count()} cores)"
+    return env
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# ----------------------------------------------------------------------- records
+def read_record(run_dir) -> dict:
+    """The run record of a run folder."""
+    path = Path(run_dir) / RECORD
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no run record at {path}: pass the --out folder of a `vitsd train` run."
+        )
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write atomically: an interruption leaves either the old or the new file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _save_weights(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name("tmp-" + path.name)  # keras wants the .weights.h5 suffix
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+class _RunRecorder(keras.callbacks.Callback):
+    """Saves state and commits each finished epoch to the run record."""
+
+    def __init__(self, out: Path, record: dict, verbose: int):
+        super().__init__()
+        self.out = out
+        self.record = record
+        self.verbose = verbose
+        self._epoch_start = 0.0
+        history = record["history"]
+        best = history.get("val_accuracy") or []
+        self.best = max(best) if best else -1.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        logs["epoch_seconds"] = time.perf_counter() - self._epoch_start
+        for key in HISTORY_KEYS:
+            if key in logs:
+                self.record["history"].setdefault(key, []).append(float(logs[key]))
+        val = logs.get("val_accuracy")
+        if val is not None and val > self.best:
+            self.best = float(val)
+            _save_weights(self.model, self.out / BEST_WEIGHTS)
+            self.record["best_epoch"] = epoch + 1
+        _save_weights(self.model, self.out / LAST_WEIGHTS)
+        # Commit point: the epoch counts once run.json says so.
+        self.record["epochs_completed"] = epoch + 1
+        _write_json(self.out / RECORD, self.record)
+
+
+# ------------------------------------------------------------------------ train
+def train(
+    model: str = "sl-vit",
+    dataset: str = "sample",
+    out: str | os.PathLike = "runs/sl-vit",
+    epochs: int | None = None,
+    limit: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    config: Config | None = None,
+    verbose: int | str = "auto",
+    data=None,
+) -> dict:
+    """Train (or resume, or return a finished) run and return its run record.
+
+    ``epochs``, ``batch_size`` and ``seed`` override the same fields of ``config``
+    (default: the reference :class:`Config`). ``data`` may be a ready
+    :class:`vitsd.data.Dataset`; otherwise ``dataset`` and ``limit`` are passed to
+    :func:`vitsd.data.load_dataset`.
+    """
+    spt, lsa = model_switches(model)
+    config = config or Config()
+    overrides = {k: v for k, v in
+                 {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items()
+                 if v is not None}
+    config = config.replace(**overrides)
+    out = Path(out)
+
+    if data is None:
+        data = load_dataset(dataset, limit=limit, seed=config.seed)
+    config = config.replace(num_classes=len(data.class_names),
+                            input_shape=tuple(data.x_train.shape[1:]))
+    identity = {
+        "model": model,
+        "config": config.to_dict(),
+        "dataset": {**data.summary(), "limit": limit},
+    }
+
+    previous = _previous_record(out, identity)
+    if previous is not None and previous.get("status") == "complete":
+        _say(verbose, f"{out} already holds this finished run; returning its record.")
+        return previous
+
+    keras.utils.set_random_seed(config.seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+    x_train, y_train, x_val, y_val = train_val_split(
+        data.x_train, data.y_train, config.validation_split, config.seed
+    )
+    steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
+
+    net = build_vit(config, spt=spt, lsa=lsa, name=model)
+    adapt_normalization(net, x_train)
+    compile_model(net, config, steps_per_epoch)
+
+    record = {
+        **identity,
+        "status": "running",
+        "vitsd_version": vitsd.__version__,
+        "splits": {"train": int(len(x_train)), "validation": int(len(x_val)),
+                   "test": int(len(data.x_test))},
+        "parameters": count_parameters(net),
+        "epochs_completed": 0,
+        "best_epoch": None,
+        "history": {},
+        "test": None,
+        "environment": environment(),
+        "timing": {"wall_seconds": 0.0, "train_seconds": 0.0, "train_images_per_second": None},
+        "resumed_at_epochs": [],
+    }
+    initial_epoch = 0
+    if previous is not None and (out / LAST_WEIGHTS).is_file() and previous["epochs_completed"]:
+        net.optimizer.build(net.trainable_variables)
+        net.load_weights(out / LAST_WEIGHTS)
+        initial_epoch = previous["epochs_completed"]
+        record.update(
+            history={k: v[:initial_epoch] for k, v in previous["history"].items()},
+            epochs_completed=initial_epoch,
+            best_epoch=previous.get("best_epoch"),
+            timing=previous["timing"],
+            resumed_at_epochs=previous.get("resumed_at_epochs", []) + [initial_epoch],
+        )
+        _say(verbose, f"Resuming {out} after epoch {initial_epoch}/{config.epochs}.")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / RECORD, record)
+
+    start = time.perf_counter()
+    validation = (x_val, y_val) if len(x_val) else None
+    if initial_epoch < config.epochs:
+        net.fit(
+            x_train, y_train,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation,
+            shuffle=True,
+            callbacks=[_RunRecorder(out, record, verbose)],
+            verbose=verbose,
+        )
+    fit_seconds = time.perf_counter() - start
+    timing = record["timing"]
+    timing["train_seconds"] = float(sum(record["history"].get("epoch_seconds", [])))
+    trained = len(x_train) * config.epochs
+    timing["train_images_per_second"] = (
+        trained / timing["train_seconds"] if timing["train_seconds"] else None
+    )
+
+    if (out / BEST_WEIGHTS).is_file():
+        net.load_weights(out / BEST_WEIGHTS)
+    record["test"] = _evaluate(net, data.x_test, data.y_test, config.batch_size, verbose)
+    export = keras.models.clone_model(net)
+    export.set_weights(net.get_weights())
+    export.save(out / MODEL_FILE)
+    timing["wall_seconds"] = float(timing.get("wall_seconds", 0.0)) + (time.perf_counter() - start)
+    timing["fit_seconds_this_session"] = fit_seconds
+    record["status"] = "complete"
+    _write_json(out / RECORD, record)
+    return record
+
+
+def evaluate(run_dir, verbose: int | str = "auto", data=None) -> dict:
+    """Re-evaluate a finished run's ``model.keras`` on its dataset's test split."""
+    run_dir = Path(run_dir)
+    record = read_record(run_dir)
+    if not (run_dir / MODEL_FILE).is_file():
+        raise FileNotFoundError(
+            f"{run_dir / MODEL_FILE} is missing: the run has not finished "
+            f"(status {record.get('status')!r}); run `vitsd train` with --out {run_dir} "
+            "again to resume it."
+        )
+    net = vitsd.load_model(run_dir / MODEL_FILE)
+    config = Config.from_dict(record["config"])
+    compile_model(net, config, steps_per_epoch=None)
+    if data is None:
+        ds = record["dataset"]
+        data = load_dataset(ds["name"], limit=ds.get("limit"), seed=config.seed)
+    return _evaluate(net, data.x_test, data.y_test, config.batch_size, verbose)
+
+
+def _evaluate(net, x, y, batch_size, verbose) -> dict:
+    loss, top1, top5 = net.evaluate(x, y, batch_size=batch_size, verbose=verbose)
+    return {"loss": float(loss), "top1": float(top1), "top5": float(top5)}
+
+
+def _previous_record(out: Path, identity: dict):
+    path = out / RECORD
+    if not path.is_file():
+        if out.exists() and any(out.iterdir()):
+            raise RunFolderError(
+                f"output folder {out} is not empty and holds no {RECORD}: choose a new "
+                "or empty --out folder."
+            )
+        return None
+    try:
+        previous = read_record(out)
+    except json.JSONDecodeError as err:
+        raise RunFolderError(f"{path} is not valid JSON ({err}); delete the folder or choose another --out.") from err
+    mismatched = [k for k in identity if previous.get(k) != identity[k]]
+    if mismatched:
+        raise RunFolderError(
+            f"output folder {out} holds a different run (its {', '.join(mismatched)} differ): "
+            "choose another --out, or delete the folder to start over."
+        )
+    return previous
+
+
+def _say(verbose, message: str) -> None:
+    if verbose:
+        print(message, flush=True)
