@@ -127,7 +127,8 @@ def test_plot_patch_grid():
     fig = plots.plot_patch_grid(img, 6)
     (ax,) = image_axes(fig)
     assert len(ax.lines) == 2 * (4 - 1)  # inner grid lines of a 4x4 grid
-    xs = sorted(line.get_xdata()[0] for line in ax.lines if line.get_xdata()[0] == line.get_xdata()[1])
+    vertical = [line for line in ax.lines if line.get_xdata()[0] == line.get_xdata()[1]]
+    xs = sorted(line.get_xdata()[0] for line in vertical)
     assert xs == [5.5, 11.5, 17.5]
     texts = {t.get_text() for t in ax.texts}
     assert texts == {str(i) for i in range(16)}  # small grid: every patch numbered
@@ -202,7 +203,9 @@ def test_plot_shifted_views():
     floats = views.astype(np.float64) - 100.0
     axes = image_axes(plots.plot_shifted_views(floats, names=list("abcde")))
     lo, hi = floats.min(), floats.max()
-    np.testing.assert_allclose(axes[1].images[0].get_array(), (floats[1] - lo) / (hi - lo), atol=1e-6)
+    np.testing.assert_allclose(
+        axes[1].images[0].get_array(), (floats[1] - lo) / (hi - lo), atol=1e-6
+    )
     with pytest.raises(ValueError, match="names"):
         plots.plot_shifted_views(views[:3])
 
@@ -329,7 +332,9 @@ def test_plot_history_compares_runs_and_skips_missing_keys():
     assert len(loss_ax.lines) == 4 and len(acc_ax.lines) == 3 and len(top5_ax.lines) == 2
     labels = [line.get_label() for line in acc_ax.lines]
     assert labels == ["vit (train)", "vit (validation)", "sl-vit (train)"]
-    np.testing.assert_array_equal(acc_ax.lines[2].get_ydata(), runs["sl-vit"]["history"]["accuracy"])
+    np.testing.assert_array_equal(
+        acc_ax.lines[2].get_ydata(), runs["sl-vit"]["history"]["accuracy"]
+    )
     np.testing.assert_array_equal(acc_ax.lines[2].get_xdata(), [1, 2, 3, 4])
     assert loss_ax.lines[0].get_color() != loss_ax.lines[2].get_color()
     assert loss_ax.lines[2].get_color() == loss_ax.lines[3].get_color()

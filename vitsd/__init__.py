@@ -2,20 +2,41 @@
 
 The helper package of the vitsd book. Each object's docstring names the chapter that
 teaches it; the book imports and displays this code rather than copying it.
+
+Names are imported lazily, so that ``python -m vitsd --help`` answers at once and only
+the modules a caller uses load Keras and its backend.
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from vitsd.config import MODELS, Config, model_switches  # noqa: E402
-from vitsd.patches import Patches, PatchEncoder, PositionEmbedding, extract_patches  # noqa: E402
-from vitsd.spt import SHIFTS, ShiftedPatchTokenization, shift_images  # noqa: E402
-from vitsd.lsa import LocalitySelfAttention, diagonal_mask  # noqa: E402
-from vitsd.blocks import TransformerBlock  # noqa: E402
-from vitsd.schedule import WarmUpCosine  # noqa: E402
-from vitsd.model import (  # noqa: E402
-    adapt_normalization,
-    build_named,
-    build_vit,
-    count_parameters,
-    load_model,
-)
+_EXPORTS = {
+    "config": ["MODELS", "Config", "model_switches"],
+    "patches": ["Patches", "PatchEncoder", "PositionEmbedding", "extract_patches"],
+    "spt": ["SHIFTS", "ShiftedPatchTokenization", "shift_images"],
+    "lsa": ["LocalitySelfAttention", "diagonal_mask"],
+    "blocks": ["TransformerBlock"],
+    "schedule": ["WarmUpCosine"],
+    "model": ["adapt_normalization", "build_named", "build_vit", "count_parameters",
+              "load_model"],
+    "data": ["Dataset", "DatasetError", "load_dataset", "make_sample"],
+    "train": ["train", "evaluate", "read_record"],
+    "explain": ["attention_scores", "attention_maps"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"vitsd.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _EXPORTS or name in ("plots", "rollout", "cli"):
+        return importlib.import_module(f"vitsd.{name}")
+    raise AttributeError(f"module 'vitsd' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__ + list(_EXPORTS)

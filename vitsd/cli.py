@@ -37,6 +37,20 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def parse_overrides(pairs) -> dict:
+    """``["num_layers=4", "flip=none"]`` -> ``{"num_layers": 4, "flip": "none"}``."""
+    overrides = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set expects NAME=VALUE, got {pair!r}.")
+        try:
+            overrides[name] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[name] = text
+    return overrides
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vitsd", description="Train and evaluate ViTs on small datasets.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -51,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=_positive, help="at most N images per split, stratified")
     t.add_argument("--batch-size", type=_positive, help="default 256")
     t.add_argument("--seed", type=_non_negative, help="default 42")
+    t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override any Config field, e.g. --set num_layers=4 "
+                        "--set mlp_units=[128,64] (values are JSON; repeatable)")
     t.add_argument("--out", required=True, help="output folder (resumes if it holds this run)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     e = sub.add_parser("evaluate", help="evaluate a finished run on its test split")
@@ -68,8 +85,11 @@ def main(argv=None) -> int:
     verbose = 0 if args.quiet else "auto"
     try:
         if args.command == "train":
+            from vitsd.config import Config
+
+            config = Config().replace(**parse_overrides(args.set))
             record = train(
-                model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
+                config=config, model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
                 limit=args.limit, batch_size=args.batch_size, seed=args.seed, verbose=verbose,
             )
             print(json.dumps({"out": args.out, "test": record["test"],

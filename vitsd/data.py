@@ -371,11 +371,11 @@ def _shape_distance(label, x, y, s):
         c = np.float32(np.sqrt(0.5))
         return _sd_box((x + y) * c, (y - x) * c, 0.8 * s, 0.8 * s)
     if name == "triangle":
-        return _sd_triangle(x, y + 0.15 * s, 1.1 * s)
+        return _sd_triangle(x, y, 1.1 * s)
     if name == "plus":
         return np.minimum(_sd_box(x, y, s, 0.32 * s), _sd_box(x, y, 0.32 * s, s))
     if name == "star":
-        return _sd_star5(x, y + 0.1 * s, 1.15 * s, 0.45)
+        return _sd_star5(x, y, 1.15 * s, 0.45)
     if name == "crescent":
         return _sd_moon(x, y, 0.55 * s, s, 0.85 * s)
     if name == "heart":
@@ -387,13 +387,23 @@ def _shape_distance(label, x, y, s):
     raise AssertionError(name)
 
 
-#: Rotation range in degrees per class: symmetric shapes turn a little (a square must
-#: not become a diamond, bars stay horizontal), the others any amount.
-_SAMPLE_ROTATION = {
-    "circle": 0, "ring": 0, "square": 15, "diamond": 15, "triangle": 180, "plus": 15,
-    "star": 180, "crescent": 180, "heart": 25, "horizontal_bars": 15,
-}  # fmt: skip
-
+#: Per class: (rotation range in degrees, size factor, radius). Shapes keep their
+#: upright orientation within +-15 degrees (a square never becomes a diamond). The size
+#: factor gives every shape the same area (2.4 s**2, measured on a fine grid) so that
+#: the share of object colour in an image says nothing about the class; the radius (in
+#: units of s, after the factor) keeps the shape inside the image.
+_SAMPLE_GEOMETRY = {
+    "circle": (0, 0.874, 0.87),
+    "ring": (0, 0.977, 1.03),
+    "square": (15, 0.968, 1.09),
+    "diamond": (15, 0.967, 1.09),
+    "triangle": (15, 1.070, 1.36),
+    "plus": (15, 1.056, 1.11),
+    "star": (15, 1.171, 1.34),
+    "crescent": (15, 1.274, 1.27),
+    "heart": (15, 0.863, 1.16),
+    "horizontal_bars": (15, 1.000, 1.29),
+}
 
 def _hsv_to_rgb(h, s, v):
     i = (np.floor(h * 6).astype(np.int64)) % 6
@@ -417,21 +427,28 @@ def _render_shapes(labels, rng, size):
     px, py = coords[None, None, :], coords[None, :, None]
 
     # Per-image parameters (all drawn in a fixed order: determinism).
+    rotation, factor, radius = (
+        np.array([_SAMPLE_GEOMETRY[c][i] for c in SAMPLE_CLASSES], dtype=float)[labels]
+        for i in range(3)
+    )
     s = rng.uniform(6.0, 9.5, n) * (size / 32)
-    margin = 1.25 * s + 1
+    margin = radius * s + 1
     cx = rng.uniform(margin, size - margin)
     cy = rng.uniform(margin, size - margin)
-    max_angle = np.array([_SAMPLE_ROTATION[c] for c in SAMPLE_CLASSES], dtype=float)[labels]
-    angle = np.deg2rad(rng.uniform(-1, 1, n) * max_angle)
+    angle = np.deg2rad(rng.uniform(-1, 1, n) * rotation)
+    s = s * factor
+    # Colours, independent of the class: a bright saturated object on a darker
+    # background of a clearly different hue.
     hue = rng.uniform(0, 1, n)
-    fg = _hsv_to_rgb(hue, rng.uniform(0.55, 1.0, n), rng.uniform(0.6, 1.0, n))
-    bg_hue = (hue + rng.uniform(0.25, 0.75, n)) % 1  # a clearly different hue
-    bg_value = rng.uniform(0.15, 0.9, n)
-    bg1 = _hsv_to_rgb(bg_hue, rng.uniform(0.15, 0.7, n), bg_value)
+    fg = _hsv_to_rgb(hue, rng.uniform(0.5, 1.0, n), rng.uniform(0.7, 1.0, n))
+    bg_hue = (hue + rng.uniform(0.25, 0.75, n)) % 1
+    bg_saturation = rng.uniform(0.2, 0.7, n)
+    bg_value = rng.uniform(0.1, 0.45, n)
+    bg1 = _hsv_to_rgb(bg_hue, bg_saturation, bg_value)
     bg2 = _hsv_to_rgb(
         (bg_hue + rng.uniform(-0.08, 0.08, n)) % 1,
-        rng.uniform(0.15, 0.7, n),
-        np.clip(bg_value + rng.uniform(-0.35, 0.35, n), 0.1, 1.0),
+        np.clip(bg_saturation + rng.uniform(-0.15, 0.15, n), 0.0, 1.0),
+        np.clip(bg_value + rng.uniform(-0.2, 0.2, n), 0.05, 1.0),
     )
     gradient_angle = rng.uniform(0, 2 * np.pi, n)
     blotches = rng.standard_normal((n, 5, 5), dtype=f32) * per_image(rng.uniform(0.03, 0.09, n))
@@ -612,46 +629,34 @@ _CIFAR = {
 
 
 def _keras_cache_dir(cache_dir=None):
-    """The Keras cache directory, resolved as ``keras.utils.get_file`` does."""
+    """The Keras cache directory: ``cache_dir``, ``$KERAS_HOME`` or ``~/.keras``."""
     if cache_dir is None:
+        home = os.path.expanduser("~")
         cache_dir = os.environ.get("KERAS_HOME") or os.path.join(
-            os.path.expanduser("~") if os.access(os.path.expanduser("~"), os.W_OK) else "/tmp",
-            ".keras",
+            home if os.access(home, os.W_OK) else "/tmp", ".keras"
         )
-    return os.path.expanduser(os.fspath(cache_dir))
+    return os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
 
 
-def _cifar_locations(spec, cache_dir):
-    """Where to look for an extracted copy and for the archive, most likely first.
-
-    Returns ``(download_dir, extracted_dirs, archives)``: ``download_dir`` is the
-    ``datasets`` folder that ``get_file`` writes to.
-    """
-    base = _keras_cache_dir(cache_dir)
-    writable = base if os.access(base, os.W_OK) or not os.path.exists(base) else None
-    # get_file falls back to /tmp/.keras when the cache dir is not writable.
-    if writable is None or not os.access(base, os.W_OK):
-        fallback = os.path.join("/tmp", ".keras")
-        bases = [base, fallback]
-        download_base = base if os.access(base, os.W_OK) else fallback
-    else:
-        bases = [base]
-        download_base = base
+def _cifar_candidates(spec, base):
+    """Where an extracted copy and the archive may lie, most likely first."""
     target, inner = spec["target"], spec["inner"]
     origin_name = spec["origin"].rsplit("/", 1)[-1]
+    # keras.utils.get_file falls back to /tmp/.keras when the cache is read-only.
+    bases = [base] if os.access(base, os.W_OK) else [base, os.path.join("/tmp", ".keras")]
     extracted, archives = [], []
     for b in bases:
-        for datasets in (os.path.join(b, "datasets"), b):
+        for folder in (os.path.join(b, "datasets"), b):
             extracted += [
-                os.path.join(datasets, target, inner),  # Keras 3
-                os.path.join(datasets, inner),  # Keras 2, or unpacked by hand
+                os.path.join(folder, target, inner),  # Keras 3 get_file(extract=True)
+                os.path.join(folder, inner),  # Keras 2, or unpacked by hand
             ]
             archives += [
-                os.path.join(datasets, f"{target}_archive"),  # Keras 3
-                os.path.join(datasets, origin_name),  # downloaded by hand
-                os.path.join(datasets, f"{inner}.tar.gz"),  # Keras 2
+                os.path.join(folder, f"{target}_archive"),  # Keras 3
+                os.path.join(folder, origin_name),  # downloaded by hand
+                os.path.join(folder, f"{inner}.tar.gz"),  # Keras 2
             ]
-    return os.path.join(download_base, "datasets"), extracted, archives
+    return extracted, archives
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -676,77 +681,65 @@ _READ_ERRORS = (
 )  # fmt: skip
 
 
-def _parse_batch(raw, label_key):
-    """One CIFAR batch (pickled dict) -> uint8 (N, 32, 32, 3), int64 (N,)."""
+def _parse_batch(raw, spec):
+    """One pickled CIFAR batch -> uint8 (N, 32, 32, 3), int64 (N,)."""
     batch = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
     data = np.asarray(batch["data"], dtype=np.uint8)
-    labels = np.asarray(batch[label_key], dtype=np.int64).reshape(-1)
+    labels = np.asarray(batch[spec["label_key"]], dtype=np.int64).reshape(-1)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
         raise ValueError(f"unexpected array shapes {data.shape} and {labels.shape}")
+    n_classes = len(spec["classes"])
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels outside 0..{n_classes - 1}")
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
-def _assemble(spec, read):
-    """Concatenate the train and test batches, ``read(fname) -> bytes``."""
-    parts = {}
+def _assemble(spec, batches):
+    """Concatenate parsed batches into ``(x_train, y_train, x_test, y_test)``."""
+    arrays = []
     for split in ("train_files", "test_files"):
-        xs, ys = zip(*(_parse_batch(read(f), spec["label_key"]) for f in spec[split]))
-        parts[split] = (np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys))
-    (x_train, y_train), (x_test, y_test) = parts["train_files"], parts["test_files"]
-    n_classes = len(spec["classes"])
-    for y in (y_train, y_test):
-        if len(y) and (y.min() < 0 or y.max() >= n_classes):
-            raise ValueError(f"labels outside 0..{n_classes - 1}")
-    return x_train, y_train, x_test, y_test
+        xs, ys = zip(*(batches[f] for f in spec[split]))
+        arrays += [np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)]
+    return arrays
 
 
 def _load_cifar_extracted(spec, folder):
-    def read(fname):
+    batches = {}
+    for fname in spec["train_files"] + spec["test_files"]:
         path = os.path.join(folder, fname)
         try:
             with open(path, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise DatasetError(f"Cannot read {path}: {exc}.") from exc
-
-    current = [None]
-
-    def read_tracked(fname):
-        current[0] = os.path.join(folder, fname)
-        return read(fname)
-
-    try:
-        return _assemble(spec, read_tracked)
-    except DatasetError:
-        raise
-    except _READ_ERRORS as exc:
-        raise DatasetError(
-            f"The {spec['title']} file at {current[0]} is corrupt or truncated ({exc}). "
-            f"Delete the folder {os.path.dirname(folder)} and load the dataset again: it "
-            "will be extracted again from the archive or downloaded again."
-        ) from exc
+                batches[fname] = _parse_batch(f.read(), spec)
+        except _READ_ERRORS as exc:
+            raise DatasetError(
+                f"The {spec['title']} file at {path} is corrupt or truncated ({exc}). "
+                f"Delete the folder {os.path.dirname(folder)} and load the dataset "
+                "again: it is extracted again from the archive, or downloaded again."
+            ) from exc
+    return _assemble(spec, batches)
 
 
 def _load_cifar_archive(spec, archive):
-    wanted = set(spec["train_files"]) | set(spec["test_files"])
+    wanted = spec["train_files"] + spec["test_files"]
     try:
-        members = {}
+        raw = {}
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
-                base = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and base in wanted and base not in members:
-                    members[base] = tar.extractfile(member).read()
-        missing = sorted(wanted - set(members))
+                fname = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and fname in wanted and fname not in raw:
+                    raw[fname] = tar.extractfile(member).read()
+        missing = [f for f in wanted if f not in raw]
         if missing:
             raise ValueError(f"the archive has no {', '.join(missing)}")
-        return _assemble(spec, members.__getitem__)
+        batches = {fname: _parse_batch(raw[fname], spec) for fname in wanted}
     except _READ_ERRORS as exc:
         raise DatasetError(
             f"The {spec['title']} archive at {archive} is corrupt or truncated ({exc}). "
-            f"Delete it and download it again from {spec['origin']} (loading "
-            f"{spec['title']} again downloads it when the machine is online)."
+            f"Delete it and download it again from {spec['origin']} (loading the "
+            "dataset again on a machine that is online does that)."
         ) from exc
+    return _assemble(spec, batches)
 
 
 def _complete(folder, spec):
@@ -756,44 +749,51 @@ def _complete(folder, spec):
 
 def _load_cifar(name, cache_dir):
     spec = _CIFAR[name]
-    download_dir, extracted, archives = _cifar_locations(spec, cache_dir)
-    found = next((d for d in extracted if _complete(d, spec)), None)
-    if found is not None:
-        arrays = _load_cifar_extracted(spec, found)
+    base = _keras_cache_dir(cache_dir)
+    extracted, archives = _cifar_candidates(spec, base)
+    folder = next((d for d in extracted if _complete(d, spec)), None)
+    archive = next((a for a in archives if os.path.isfile(a)), None)
+    if folder is not None:
+        arrays = _load_cifar_extracted(spec, folder)
+    elif archive is not None:
+        arrays = _load_cifar_archive(spec, archive)
     else:
-        archive = next((a for a in archives if os.path.isfile(a)), None)
-        if archive is not None:
-            arrays = _load_cifar_archive(spec, archive)
-        else:
-            arrays = _download_cifar(spec, download_dir)
+        arrays = _download_cifar(spec, base)
     return Dataset(name, *arrays, list(spec["classes"]))
 
 
-def _download_cifar(spec, download_dir):
-    import keras  # the download is the only part that needs Keras
+def _download_cifar(spec, base):
+    import keras  # only the download needs Keras
 
-    archive = os.path.join(download_dir, f"{spec['target']}_archive")
+    try:
+        os.makedirs(base, exist_ok=True)
+    except OSError:
+        pass  # get_file then falls back to /tmp/.keras, and so does the message
+    datasets = os.path.join(
+        base if os.access(base, os.W_OK) else os.path.join("/tmp", ".keras"), "datasets"
+    )
+    archive = os.path.join(datasets, f"{spec['target']}_archive")
     try:
         path = keras.utils.get_file(
             fname=spec["target"],
             origin=spec["origin"],
             extract=True,
             file_hash=spec["file_hash"],
-            cache_dir=os.path.dirname(download_dir),
+            cache_dir=base,
         )
     except Exception as exc:  # urllib, socket, ssl, hash mismatch: all mean the same
         raise DatasetError(
             f"The {spec['title']} dataset could not be downloaded ({exc}). Keras "
             f"expects the archive at {archive}; fetch it from {spec['origin']} "
-            "(on another machine if this one is offline) and copy it to that path, "
-            "then load the dataset again. To work offline right now, use the built-in "
+            "(on another machine if this one is offline), copy it to that path and "
+            "load the dataset again. To work offline right now, use the built-in "
             'synthetic dataset: load_dataset("sample") or --dataset sample.'
         ) from exc
     folder = os.path.join(path, spec["inner"])
     if not _complete(folder, spec):
         raise DatasetError(
             f"The {spec['title']} archive at {archive} was downloaded but did not "
-            f"unpack into {folder}: it is corrupt or truncated. Delete it and the "
-            "folder and load the dataset again."
+            f"unpack into {folder}: it is corrupt or truncated. Delete it and "
+            f"{path}, then load the dataset again."
         )
     return _load_cifar_extracted(spec, folder)

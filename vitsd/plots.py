@@ -342,7 +342,7 @@ def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis") -> Fig
         vmax = vmin + 1.0
     fig = Figure(figsize=(3.4 * len(mats) + 0.9, 3.6), layout="constrained")
     axes = fig.subplots(1, len(mats), squeeze=False).ravel()
-    for i, (ax, m, title) in enumerate(zip(axes, mats, titles)):
+    for ax, m, title in zip(axes, mats, titles):
         image = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_xlabel("key token")
         ax.set_ylabel("query token")

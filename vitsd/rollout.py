@@ -120,7 +120,8 @@ def rollout_grid(maps, grid_size: int) -> np.ndarray:
     Patches are numbered row-major, as the patch extraction lays them out.
     """
     maps = np.asarray(maps)
-    if isinstance(grid_size, bool) or not isinstance(grid_size, (int, np.integer)) or grid_size <= 0:
+    if (isinstance(grid_size, bool) or not isinstance(grid_size, (int, np.integer))
+            or grid_size <= 0):
         raise ValueError(f"grid_size must be a positive integer, got {grid_size!r}.")
     if maps.ndim == 1:
         maps = maps[None]

@@ -86,9 +86,10 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | Non
     )
 
 
-def current_learning_rate(optimizer) -> float:
-    """The learning rate the optimizer applies at its current iteration."""
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+def applied_learning_rate(schedule, step: int) -> float:
+    """The learning rate a schedule (or constant) gives at optimizer step ``step``."""
+    value = schedule(step) if callable(schedule) else schedule
+    return float(keras.ops.convert_to_numpy(value))
 
 
 # ------------------------------------------------------------------- environment
@@ -173,11 +174,11 @@ def _save_weights(model: keras.Model, path: Path) -> None:
 class _RunRecorder(keras.callbacks.Callback):
     """Saves state and commits each finished epoch to the run record."""
 
-    def __init__(self, out: Path, record: dict, verbose: int):
+    def __init__(self, out: Path, record: dict, schedule):
         super().__init__()
         self.out = out
         self.record = record
-        self.verbose = verbose
+        self.schedule = schedule
         self._epoch_start = 0.0
         history = record["history"]
         best = history.get("val_accuracy") or []
@@ -188,7 +189,9 @@ class _RunRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        # The rate of the epoch's last update (the optimizer has counted it already).
+        last_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) - 1
+        logs["learning_rate"] = applied_learning_rate(self.schedule, last_step)
         logs["epoch_seconds"] = time.perf_counter() - self._epoch_start
         for key in HISTORY_KEYS:
             if key in logs:
@@ -216,13 +219,15 @@ def train(
     config: Config | None = None,
     verbose: int | str = "auto",
     data=None,
+    callbacks=(),
 ) -> dict:
     """Train (or resume, or return a finished) run and return its run record.
 
     ``epochs``, ``batch_size`` and ``seed`` override the same fields of ``config``
     (default: the reference :class:`Config`). ``data`` may be a ready
     :class:`vitsd.data.Dataset`; otherwise ``dataset`` and ``limit`` are passed to
-    :func:`vitsd.data.load_dataset`.
+    :func:`vitsd.data.load_dataset`. Extra Keras ``callbacks`` run after the one that
+    records and checkpoints each epoch.
     """
     spt, lsa = model_switches(model)
     config = config or Config()
@@ -261,6 +266,7 @@ def train(
     net = build_vit(config, spt=spt, lsa=lsa, name=model)
     adapt_normalization(net, x_train)
     compile_model(net, config, steps_per_epoch)
+    schedule = make_schedule(config, steps_per_epoch)
 
     record = {
         **identity,
@@ -303,7 +309,7 @@ def train(
             initial_epoch=initial_epoch,
             validation_data=validation,
             shuffle=True,
-            callbacks=[_RunRecorder(out, record, verbose)],
+            callbacks=[_RunRecorder(out, record, schedule), *callbacks],
             verbose=verbose,
         )
     fit_seconds = time.perf_counter() - start
