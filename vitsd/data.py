@@ -95,7 +95,7 @@ class Dataset:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    class_names: list
+    class_names: list[str]
 
     @property
     def num_classes(self) -> int:
@@ -280,14 +280,15 @@ def make_sample(
 ) -> Dataset:
     """A synthetic dataset of 10 shapes, generated with NumPy alone (no files).
 
-    Each image shows one anti-aliased shape (see :data:`SAMPLE_CLASSES`) of a random
-    colour, size, position and (where the class allows it) rotation, with a soft
-    shadow, on a gradient background of another colour with blotchy texture, plus
-    mild pixel noise. Colours are drawn independently of the class, so the mean
-    colour of an image says nothing about its label: a classifier has to look at the
-    spatial structure. Classes are balanced (counts differ by at most one); train and
-    test come from independent random streams; the same arguments give byte-identical
-    arrays.
+    Each image shows one anti-aliased shape (see :data:`SAMPLE_CLASSES`), upright
+    within +-15 degrees, of random position, size and bright colour, with a soft
+    shadow, on a darker gradient background of another hue with blotchy texture, plus
+    mild pixel noise. Colours are drawn independently of the class and all shapes of
+    one size have the same area, so the mean colour of an image says nothing about its
+    label: a classifier has to look at the spatial structure. Classes are balanced
+    (counts differ by at most one); train and test come from independent random
+    streams; the same arguments give byte-identical arrays. 6,000 images take about
+    half a second.
     """
     for arg, value, low in (
         ("num_train", num_train, 1), ("num_test", num_test, 0), ("image_size", image_size, 16)
@@ -315,7 +316,7 @@ def _sd_box(x, y, bx, by):
 
 
 def _sd_triangle(x, y, r):
-    """Equilateral triangle with circumradius ``r``, pointing up (y up)."""
+    """Equilateral triangle of side ``2 r`` around its centroid, pointing up (y up)."""
     k = np.float32(np.sqrt(3.0))
     x = np.abs(x) - r
     y = y + r / k
@@ -404,6 +405,7 @@ _SAMPLE_GEOMETRY = {
     "heart": (15, 0.863, 1.16),
     "horizontal_bars": (15, 1.000, 1.29),
 }
+
 
 def _hsv_to_rgb(h, s, v):
     i = (np.floor(h * 6).astype(np.int64)) % 6
@@ -524,7 +526,8 @@ def _read_image(path, size):
             if image.size != (size, size):
                 image = image.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+            SyntaxError) as exc:
         raise DatasetError(
             f"Cannot read the image {path}: {exc}. Delete or replace the file "
             f"(readable formats: {', '.join(IMAGE_EXTENSIONS)})."
@@ -667,6 +670,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy", "dtype"),
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
+        ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
     }
 
     def find_class(self, module, name):
