@@ -51,8 +51,9 @@ def test_unknown_names_list_the_valid_ones():
 
 
 def test_model_names():
-    assert model_switches("vit") == (False, False)
-    assert model_switches("sl-vit") == (True, True)
-    assert set(MODELS) == {"vit", "spt", "lsa", "sl-vit"}
-    with pytest.raises(ValueError, match=r"model must be one of \['lsa', 'sl-vit', 'spt', 'vit'\]"):
+    assert model_switches("vit") == ("patches", False)
+    assert model_switches("sl-vit") == ("spt", True)
+    assert model_switches("conv-lsa") == ("conv", True)
+    assert set(MODELS) == {"vit", "spt", "lsa", "sl-vit", "conv-vit", "conv-lsa"}
+    with pytest.raises(ValueError, match=r"model must be one of \['conv-lsa', 'conv-vit', 'lsa',"):
         model_switches("resnet")

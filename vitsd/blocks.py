@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from vitsd.droppath import DropPath
 from vitsd.lsa import LocalitySelfAttention
 
 
@@ -39,6 +40,7 @@ class TransformerBlock(layers.Layer):
         mlp_dropout: float = 0.1,
         layer_norm_eps: float = 1e-6,
         locality: bool = False,
+        drop_path: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -49,6 +51,11 @@ class TransformerBlock(layers.Layer):
         self.mlp_dropout = mlp_dropout
         self.layer_norm_eps = layer_norm_eps
         self.locality = locality
+        self.drop_path = drop_path
+        # Stochastic depth on both residual branches (chapter 8). Only created when
+        # used: its random-seed state would otherwise count as a (non-trainable) weight.
+        self.drop_attention = DropPath(drop_path, name="drop_path_attention") if drop_path else None
+        self.drop_mlp = DropPath(drop_path, name="drop_path_mlp") if drop_path else None
         self.norm_attention = layers.LayerNormalization(epsilon=layer_norm_eps, name="norm_attention")
         if locality:
             self.attention = LocalitySelfAttention(
@@ -87,10 +94,14 @@ class TransformerBlock(layers.Layer):
         attended = self._attend(self.norm_attention(tokens), training, return_attention_scores)
         if return_attention_scores:
             attended, scores = attended
+        if self.drop_attention is not None:
+            attended = self.drop_attention(attended, training=training)
         x = tokens + attended
         y = self.norm_mlp(x)
         for layer in self.mlp:
             y = layer(y, training=training)
+        if self.drop_mlp is not None:
+            y = self.drop_mlp(y, training=training)
         out = x + y
         return (out, scores) if return_attention_scores else out
 
@@ -107,4 +118,5 @@ class TransformerBlock(layers.Layer):
             "mlp_dropout": self.mlp_dropout,
             "layer_norm_eps": self.layer_norm_eps,
             "locality": self.locality,
+            "drop_path": self.drop_path,
         }

@@ -14,16 +14,22 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-#: The four model variants of the ablation, by command-line name:
-#: name -> (shifted patch tokenization, locality self-attention).
+#: Model variants by command-line name: name -> (tokenizer, locality self-attention).
+#: The first four are the ablation of the SPT/LSA paper; the ``conv-*`` ones use the
+#: early convolutional stem of Xiao et al. (arXiv 2106.14881) as tokenizer.
 MODELS = {
-    "vit": (False, False),
-    "spt": (True, False),
-    "lsa": (False, True),
-    "sl-vit": (True, True),
+    "vit": ("patches", False),
+    "spt": ("spt", False),
+    "lsa": ("patches", True),
+    "sl-vit": ("spt", True),
+    "conv-vit": ("conv", False),
+    "conv-lsa": ("conv", True),
 }
-
-SCHEDULES = ("warmup_cosine", "constant")
+TOKENIZERS = ("patches", "spt", "conv")
+POOLINGS = ("flatten", "class_token", "mean")
+AUGMENTS = ("reference", "strong", "none")
+SCHEDULES = ("warmup_cosine", "constant", "triangular")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
 
 
@@ -52,10 +58,21 @@ class Config:
     attention_dropout: float = 0.1
     mlp_dropout: float = 0.1
     head_dropout: float = 0.5
-    # Augmentation (Keras preprocessing layers)
+    pooling: str = "flatten"
+    stochastic_depth: float = 0.0
+    # Augmentation (Keras preprocessing layers). "reference": flip, rotation and zoom
+    # inside the model; "strong": flip, RandAugment and random erasing in the input
+    # pipeline (chapter 8); "none".
+    augment: str = "reference"
     flip: str = "horizontal"
     rotation: float = 0.02
     zoom: float = 0.2
+    randaugment_ops: int = 2
+    randaugment_factor: float = 0.5
+    random_erasing: float = 0.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    label_smoothing: float = 0.0
     # Optimisation
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
@@ -63,8 +80,13 @@ class Config:
     epochs: int = 50
     warmup_fraction: float = 0.1
     schedule: str = "warmup_cosine"
+    cycle_epochs: int = 10
+    min_learning_rate: float = 1e-5
     validation_split: float = 0.1
     seed: int = 42
+    # Speed (chapter 8): mixed precision and XLA / jit compilation of the train step.
+    precision: str = "float32"
+    jit_compile: bool = False
 
     def __post_init__(self):
         # Normalise sequences so that configs read back from JSON compare equal.
@@ -144,8 +166,27 @@ class Config:
                 f"residual connection adds matching widths, got {self.mlp_units!r}."
             )
         for name in ("attention_dropout", "mlp_dropout", "head_dropout", "rotation",
-                     "zoom", "warmup_fraction", "weight_decay"):
+                     "zoom", "warmup_fraction", "weight_decay", "stochastic_depth",
+                     "random_erasing", "label_smoothing"):
             fraction(name)
+        fraction("randaugment_factor", high_open=False)
+        positive_int("randaugment_ops")
+        positive_int("cycle_epochs")
+        for name in ("mixup_alpha", "cutmix_alpha", "min_learning_rate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        if self.min_learning_rate >= self.learning_rate and self.schedule == "triangular":
+            raise ValueError(
+                f"min_learning_rate ({self.min_learning_rate}) must be below learning_rate "
+                f"({self.learning_rate}) for the triangular schedule."
+            )
+        for name, valid in (("pooling", POOLINGS), ("augment", AUGMENTS),
+                            ("precision", PRECISIONS)):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}.")
+        if not isinstance(self.jit_compile, bool):
+            raise ValueError(f"jit_compile must be true or false, got {self.jit_compile!r}.")
         fraction("validation_split")
         if isinstance(self.learning_rate, bool) or not isinstance(
             self.learning_rate, (int, float)
@@ -189,8 +230,34 @@ def _check_names(values: dict) -> None:
         )
 
 
+#: Named presets: the keras.io reference and the paper's training recipe (chapter 8).
+#: The paper recipe (Lee et al., arXiv 2112.13492, after DeiT): 32x32 inputs without
+#: upscaling, patch 4 (64 tokens), width 192, depth 9, 12 heads of 16, MLP ratio 2,
+#: a class token, stochastic depth 0.1, label smoothing 0.1, RandAugment, CutMix or
+#: MixUp per batch, random erasing, AdamW 1e-3 / 5e-2, batch 128, 100 epochs of which
+#: 10 warm up, then cosine.
+RECIPES = {
+    "reference": {},
+    "paper": dict(
+        image_size=32, patch_size=4, projection_dim=192, num_layers=9, num_heads=12,
+        key_dim=16, mlp_units=(384, 192), head_units=(), pooling="class_token",
+        attention_dropout=0.0, mlp_dropout=0.0, head_dropout=0.0, stochastic_depth=0.1,
+        augment="strong", randaugment_ops=2, randaugment_factor=0.5, random_erasing=0.25,
+        mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, learning_rate=1e-3,
+        weight_decay=5e-2, batch_size=128, epochs=100, warmup_fraction=0.1,
+    ),
+}
+
+
+def recipe(name: str, **overrides) -> "Config":
+    """The :class:`Config` of a named preset (see :data:`RECIPES`), with overrides."""
+    if name not in RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {name!r}.")
+    return Config(**{**RECIPES[name], **overrides})
+
+
 def model_switches(name: str) -> tuple:
-    """``(spt, lsa)`` for a model name among :data:`MODELS`."""
+    """``(tokenizer, lsa)`` for a model name among :data:`MODELS`."""
     try:
         return MODELS[name]
     except KeyError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vitsd.rollout import attention_rollout, rollout_grid
+from vitsd.rollout import attention_rollout, rollout_grid, rollout_matrix
 
 
 def transformer_blocks(model: keras.Model) -> list:
@@ -30,6 +30,8 @@ def attention_scores(model: keras.Model, images) -> list:
     x = keras.ops.convert_to_tensor(np.asarray(images, dtype="float32"))
     x = model.get_layer("preprocessing")(x, training=False)
     tokens = model.get_layer("tokenizer")(x)
+    if _has_class_token(model):
+        tokens = model.get_layer("class_token")(tokens)
     tokens = model.get_layer("position")(tokens)
     scores = []
     for block in transformer_blocks(model):
@@ -39,7 +41,21 @@ def attention_scores(model: keras.Model, images) -> list:
 
 
 def attention_maps(model: keras.Model, images, residual: float = 0.5) -> np.ndarray:
-    """Attention-rollout map per image, ``(batch, grid, grid)``, each summing to 1."""
+    """Attention-rollout map per image, ``(batch, grid, grid)``, each summing to 1.
+
+    Without a class token (the reference head flattens all tokens) the map is the
+    rollout averaged over all output tokens; with one, it is the class token's row
+    over the patches, renormalised -- what the classifier reads.
+    """
     scores = attention_scores(model, images)
-    grid = int(round(np.sqrt(scores[0].shape[-1])))
-    return rollout_grid(attention_rollout(scores, residual=residual), grid)
+    if _has_class_token(model):
+        rows = rollout_matrix(scores, residual=residual)[:, 0, 1:]
+        flat = rows / rows.sum(-1, keepdims=True)
+    else:
+        flat = attention_rollout(scores, residual=residual)
+    grid = int(round(np.sqrt(flat.shape[-1])))
+    return rollout_grid(flat, grid)
+
+
+def _has_class_token(model: keras.Model) -> bool:
+    return any(layer.name == "class_token" for layer in model.layers)

@@ -4,10 +4,12 @@
 
     raw 0..255 images -> preprocessing (normalise, resize)
                       -> augmentation (flip, rotate, zoom; active only in training)
-                      -> tokenizer (plain patches or Shifted Patch Tokenization)
-                      -> + learned position embedding
+                      -> tokenizer (plain patches, Shifted Patch Tokenization, or a
+                         convolutional stem)
+                      -> [class token] + learned position embedding
                       -> num_layers x TransformerBlock (MultiHeadAttention or LSA)
-                      -> LayerNorm -> Flatten -> Dropout -> MLP head -> logits
+                      -> LayerNorm -> Flatten (or class token, or mean) -> Dropout
+                      -> MLP head -> logits
 
 SPT and LSA are independent switches, so vanilla ViT, SPT-only, LSA-only and SL-ViT
 are one argument apart. At the default :class:`~vitsd.config.Config` the vanilla and
@@ -20,8 +22,8 @@ import keras
 from keras import layers
 
 from vitsd.blocks import TransformerBlock, mlp_layers
-from vitsd.config import Config, model_switches
-from vitsd.patches import PositionEmbedding
+from vitsd.config import MODELS, TOKENIZERS, Config, model_switches
+from vitsd.patches import ClassToken, PositionEmbedding
 from vitsd.spt import ShiftedPatchTokenization
 
 
@@ -53,29 +55,58 @@ def augmentation(config: Config) -> keras.Sequential:
     return keras.Sequential(stack, name="augmentation")
 
 
+def make_tokenizer(config: Config, kind: str) -> layers.Layer:
+    """``patches`` (plain ViT), ``spt`` (chapter 3) or ``conv`` (chapter 8)."""
+    if kind == "conv":
+        from vitsd.stem import ConvStem
+
+        return ConvStem(config.patch_size, config.projection_dim, name="tokenizer")
+    if kind not in TOKENIZERS:
+        raise ValueError(f"tokenizer must be one of {TOKENIZERS}, got {kind!r}.")
+    return ShiftedPatchTokenization(
+        config.patch_size,
+        config.projection_dim,
+        vanilla=kind == "patches",
+        layer_norm_eps=config.layer_norm_eps,
+        name="tokenizer",
+    )
+
+
 def build_vit(
     config: Config | None = None,
     spt: bool = True,
     lsa: bool = True,
     name: str | None = None,
+    tokenizer: str | None = None,
 ) -> keras.Model:
     """The classifier: ``spt`` picks the tokenizer, ``lsa`` the attention.
 
-    The normalisation statistics start at mean 0 / variance 1; call
-    :func:`adapt_normalization` with the training images before training.
+    ``tokenizer`` (``"patches"``, ``"spt"`` or ``"conv"``) overrides ``spt`` when given.
+    Layers are created under ``config.precision`` (e.g. ``mixed_bfloat16``); the
+    logits stay float32. The normalisation statistics start at mean 0 / variance 1:
+    call :func:`adapt_normalization` with the training images before training.
     """
     config = config or Config()
+    tokenizer = tokenizer or ("spt" if spt else "patches")
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)
+    try:
+        return _build(config, tokenizer, lsa, name or variant_name(tokenizer, lsa))
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _build(config: Config, tokenizer: str, lsa: bool, name: str) -> keras.Model:
     inputs = keras.Input(shape=config.input_shape, name="images")
     x = preprocessing(config)(inputs)
-    x = augmentation(config)(x)
-    tokens = ShiftedPatchTokenization(
-        config.patch_size,
-        config.projection_dim,
-        vanilla=not spt,
-        layer_norm_eps=config.layer_norm_eps,
-        name="tokenizer",
-    )(x)
-    tokens = PositionEmbedding(config.num_patches, config.projection_dim, name="position")(tokens)
+    if config.augment == "reference":
+        x = augmentation(config)(x)
+    tokens = make_tokenizer(config, tokenizer)(x)
+    num_tokens = config.num_patches
+    if config.pooling == "class_token":
+        tokens = ClassToken(name="class_token")(tokens)
+        num_tokens += 1
+    tokens = PositionEmbedding(num_tokens, config.projection_dim, name="position")(tokens)
     for i in range(config.num_layers):
         tokens = TransformerBlock(
             num_heads=config.num_heads,
@@ -85,27 +116,37 @@ def build_vit(
             mlp_dropout=config.mlp_dropout,
             layer_norm_eps=config.layer_norm_eps,
             locality=lsa,
+            # Stochastic depth grows linearly with depth, as in DeiT.
+            drop_path=config.stochastic_depth * i / max(config.num_layers - 1, 1),
             name=f"block_{i}",
         )(tokens)
     x = layers.LayerNormalization(epsilon=config.layer_norm_eps, name="final_norm")(tokens)
-    x = layers.Flatten(name="flatten")(x)
+    if config.pooling == "flatten":
+        x = layers.Flatten(name="flatten")(x)
+    elif config.pooling == "class_token":
+        x = layers.Cropping1D((0, num_tokens - 1), name="take_class_token")(x)
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = layers.GlobalAveragePooling1D(name="mean_pool")(x)
     x = layers.Dropout(config.head_dropout, name="head_dropout")(x)
     for layer in mlp_layers(config.head_units, config.head_dropout, name="head"):
         x = layer(x)
     logits = layers.Dense(config.num_classes, dtype="float32", name="logits")(x)
-    return keras.Model(inputs, logits, name=name or variant_name(spt, lsa))
+    return keras.Model(inputs, logits, name=name)
 
 
 def build_named(model: str, config: Config | None = None) -> keras.Model:
-    """``build_vit`` by ablation name: ``vit``, ``spt``, ``lsa`` or ``sl-vit``."""
-    spt, lsa = model_switches(model)
-    return build_vit(config, spt=spt, lsa=lsa, name=model)
+    """``build_vit`` by model name (see :data:`vitsd.config.MODELS`): ``vit``,
+    ``spt``, ``lsa``, ``sl-vit``, ``conv-vit`` or ``conv-lsa``."""
+    tokenizer, lsa = model_switches(model)
+    return build_vit(config, lsa=lsa, tokenizer=tokenizer, name=model)
 
 
-def variant_name(spt: bool, lsa: bool) -> str:
-    return {(False, False): "vit", (True, False): "spt", (False, True): "lsa", (True, True): "sl-vit"}[
-        (bool(spt), bool(lsa))
-    ]
+def variant_name(tokenizer: str, lsa: bool) -> str:
+    for name, parts in MODELS.items():
+        if parts == (tokenizer, bool(lsa)):
+            return name
+    return f"{tokenizer}-{'lsa' if lsa else 'mha'}"
 
 
 def adapt_normalization(model: keras.Model, images) -> None:

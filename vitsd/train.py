@@ -36,7 +36,7 @@ import numpy as np
 import vitsd
 from vitsd.config import Config, model_switches
 from vitsd.data import load_dataset, train_val_split
-from vitsd.model import adapt_normalization, build_vit, count_parameters
+from vitsd.model import adapt_normalization, build_named, count_parameters
 from vitsd.schedule import WarmUpCosine
 
 RECORD = "run.json"
@@ -229,7 +229,7 @@ def train(
     :func:`vitsd.data.load_dataset`. Extra Keras ``callbacks`` run after the one that
     records and checkpoints each epoch.
     """
-    spt, lsa = model_switches(model)
+    model_switches(model)  # validates the name
     config = config or Config()
     overrides = {k: v for k, v in
                  {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items()
@@ -263,7 +263,7 @@ def train(
     )
     steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
 
-    net = build_vit(config, spt=spt, lsa=lsa, name=model)
+    net = build_named(model, config)
     adapt_normalization(net, x_train)
     compile_model(net, config, steps_per_epoch)
     schedule = make_schedule(config, steps_per_epoch)

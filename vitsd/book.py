@@ -1,0 +1,521 @@
+"""Helpers for the chapters of the vitsd book (``book/*.ipynb``).
+
+The chapters stay lean -- prose, calls into vitsd, figures. What they need beyond the
+teaching API of the package lives here, tested like the rest of it:
+
+* :func:`setup` -- figures display as PNG images, TensorFlow's C++ log stays quiet;
+* :func:`run_card` -- what produced the outputs below it: parameters, dataset,
+  versions, backend, device, and (training chapters) the run records used;
+* :func:`show_source` -- the real source of a vitsd object, syntax-highlighted, so the
+  chapters show the package's code instead of pasting a copy of it;
+* :func:`config_for`, :func:`run_folder`, :func:`train_variant` -- the runs of
+  chapters 6 and 7, which share their run folders;
+* :func:`results_rows` and :func:`table` -- results tables read from run records;
+* :func:`record` and :func:`read_records` -- key values a chapter records in its
+  outputs (in the output metadata, invisible), read back by the book's tests.
+
+Every chapter has the same papermill parameters, with the defaults of :data:`DEFAULTS`:
+the real run (CIFAR-100, 50 epochs, the reference configuration). The offline build
+(``tools/build_book.py``) executes the chapters with smaller values.
+
+This module imports neither Keras nor a backend at import time.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import json
+import math
+import numbers
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+#: The papermill parameters of every chapter and their defaults: the real thing.
+DEFAULTS = {
+    "DATASET": "cifar100",
+    "EPOCHS": 50,
+    "LIMIT": None,
+    "BATCH_SIZE": 256,
+    "SEED": 42,
+    "SIZE": "reference",
+    "RUNS_DIR": "runs/book",
+}
+
+#: ``SIZE`` values: the reference configuration or a tiny one for CPUs.
+SIZES = ("reference", "tiny")
+
+#: The tiny configuration: a ViT that trains on the ``sample`` dataset in seconds per
+#: epoch on a laptop CPU (32x32 inputs, 4x4 patches, 2 blocks of width 32).
+TINY = dict(
+    image_size=32, patch_size=4, projection_dim=32, num_layers=2, num_heads=2, key_dim=16,
+    mlp_units=(64, 32), head_units=(64,), batch_size=64, attention_dropout=0.0,
+    mlp_dropout=0.0, head_dropout=0.1, rotation=0.0, zoom=0.0,
+)
+
+#: Key of the output metadata under which :func:`record` stores its values.
+RECORD_KEY = "vitsd_record"
+
+#: The four variants the book compares (the ablation of the SPT/LSA paper), in order.
+VARIANTS = ("vit", "spt", "lsa", "sl-vit")
+
+
+# ------------------------------------------------------------------------ setup
+def setup(dpi: int = 100) -> None:
+    """Prepare the running notebook: ``matplotlib`` figures display as PNG images, and
+    TensorFlow's C++ INFO/WARNING lines are hidden (``TF_CPP_MIN_LOG_LEVEL=2`` unless
+    already set; it must happen before the backend is imported).
+
+    vitsd's plotting functions return :class:`matplotlib.figure.Figure` objects without
+    going through ``pyplot``, so IPython has no image formatter for them until one is
+    registered here. Outside IPython this only sets the environment variable.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    shell = _ipython()
+    if shell is None:
+        return
+    from functools import partial
+
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, partial(print_figure, fmt="png", base64=True, dpi=dpi))
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book only
+        return None
+    return get_ipython()
+
+
+def _display(obj, **kwargs) -> None:
+    from IPython.display import display
+
+    display(obj, **kwargs)
+
+
+# ----------------------------------------------------------------- displayables
+class Table:
+    """A small table that displays as HTML in notebooks and as aligned text elsewhere.
+
+    ``rows`` are dicts (keyed by column) or sequences in the order of ``columns``.
+    Integers get thousands separators, floats ``digits`` decimals (an int, or a dict
+    column -> decimals with 4 for the others), ``None`` a dash, booleans yes/no.
+    """
+
+    def __init__(self, rows, columns=None, title: str | None = None, digits=4):
+        rows = list(rows)
+        if columns is None:
+            columns = []
+            for row in rows:
+                if not isinstance(row, Mapping):
+                    raise ValueError("columns are required when rows are not dicts.")
+                columns += [c for c in row if c not in columns]
+        self.columns = [str(c) for c in columns]
+        self.title = title
+        self.digits = digits
+        self.rows = []
+        for i, row in enumerate(rows):
+            values = [row.get(c) for c in self.columns] if isinstance(row, Mapping) else list(row)
+            if len(values) != len(self.columns):
+                raise ValueError(
+                    f"row {i} has {len(values)} values but there are {len(self.columns)} columns."
+                )
+            self.rows.append(values)
+
+    def cell(self, value, column: str | None = None) -> str:
+        """The text of one cell (of ``column``, which may set its own decimals)."""
+        digits = self.digits
+        if isinstance(digits, Mapping):
+            digits = digits.get(column, 4)
+        if value is None:
+            return "–"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, numbers.Integral):
+            return f"{int(value):,}"
+        if isinstance(value, numbers.Real):
+            return f"{float(value):.{digits}f}"
+        return str(value)
+
+    def text(self) -> str:
+        cells = [[self.cell(v, c) for v, c in zip(row, self.columns)] for row in self.rows]
+        widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(self.columns)]
+
+        def line(values):
+            return "  ".join(v.ljust(w) if k == 0 else v.rjust(w)
+                             for k, (v, w) in enumerate(zip(values, widths))).rstrip()
+
+        out = [self.title] if self.title else []
+        out += [line(self.columns), line(["-" * w for w in widths])]
+        out += [line(r) for r in cells]
+        return "\n".join(out)
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(self.cell(v, c))}</td>"
+                             for v, c in zip(row, self.columns)) + "</tr>"
+            for row in self.rows
+        )
+        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        return (f'<table class="vitsd-table">{caption}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>")
+
+    def _repr_html_(self):
+        return self.html()
+
+    def __repr__(self):
+        return self.text()
+
+
+def table(rows, columns=None, title: str | None = None, digits=4) -> Table:
+    """A :class:`Table` of ``rows`` (dicts or sequences): display it as a cell's result."""
+    return Table(rows, columns, title=title, digits=digits)
+
+
+class RunCard:
+    """What produced the outputs of a chapter; built by :func:`run_card`."""
+
+    def __init__(self, parameters: dict, environment: dict, runs: list, notes: list):
+        self.parameters = parameters
+        self.environment = environment
+        self.runs = runs
+        self.notes = notes
+
+    def as_dict(self) -> dict:
+        return {"parameters": self.parameters, "environment": self.environment,
+                "runs": self.runs, "notes": self.notes}
+
+    def _items(self):
+        p = {k.lower(): v for k, v in self.parameters.items()}
+        env = self.environment
+        items = []
+        if "dataset" in p:
+            items.append(("dataset", p["dataset"]))
+        for key, label in (("epochs", "epochs"), ("limit", "limit (images per split)"),
+                           ("batch_size", "batch size"), ("seed", "seed"),
+                           ("size", "model size"), ("runs_dir", "runs folder")):
+            if key in p:
+                value = p[key]
+                if key == "limit" and value is None:
+                    value = "none (the whole dataset)"
+                items.append((label, value))
+        shown = {"dataset", "epochs", "limit", "batch_size", "seed", "size", "runs_dir"}
+        items += [(k, v) for k, v in p.items() if k not in shown]
+        items += [
+            ("backend", f"{env.get('backend')} {env.get('backend_version') or ''}".strip()),
+            ("device", env.get("device")),
+            ("keras", env.get("keras")),
+            ("vitsd", env.get("vitsd")),
+            ("python", env.get("python")),
+        ]
+        return [(k, "–" if v is None else v) for k, v in items]
+
+    def _run_rows(self):
+        return [
+            {"model": r["model"], "run folder": r["run_dir"], "status": r["status"],
+             "epochs": f"{r['epochs_completed']}/{r['epochs']}", "dataset": r["dataset"],
+             "train seconds": r["train_seconds"],
+             "this execution": "reused a finished run" if r["reused"] else "trained"}
+            for r in self.runs
+        ]
+
+    def _repr_html_(self):
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in self._items()
+        )
+        out = [f'<table class="vitsd-run-card"><caption>Run card</caption><tbody>{rows}</tbody></table>']
+        if self.runs:
+            out.append(Table(self._run_rows(), title="Run records used", digits=1).html())
+        out += [f"<p><strong>Note:</strong> {html.escape(n)}</p>" for n in self.notes]
+        return "\n".join(out)
+
+    def __repr__(self):
+        width = max(len(k) for k, _ in self._items())
+        out = ["Run card"] + [f"  {k.ljust(width)}  {v}" for k, v in self._items()]
+        if self.runs:
+            out += ["", Table(self._run_rows(), title="Run records used", digits=1).text()]
+        out += [f"Note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        data = {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        return data, {RECORD_KEY: {"run_card": _jsonable(self.as_dict())}}
+
+
+def run_card(runs=None, environment: dict | None = None, **parameters) -> RunCard:
+    """The run card of a chapter: its parameters, the software and the device.
+
+    Pass the chapter's parameters as keywords (``run_card(DATASET=DATASET, ...)``) and,
+    in the training chapters, ``runs``: the run records used (``{name: record}`` or a
+    list), as :func:`train_variant` returns them. ``environment`` defaults to
+    :func:`vitsd.train.environment` (imports Keras and the backend).
+
+    The card adds notes when the outputs come from the synthetic ``sample`` dataset and
+    when parameters differ from :data:`DEFAULTS` (a reduced run). It is displayed as an
+    HTML table, and records itself (parameters, environment, runs) in the output's
+    metadata for the book's build and tests.
+    """
+    if environment is None:
+        from vitsd.train import environment as current_environment
+
+        environment = current_environment()
+    params = {k: _jsonable(v) for k, v in parameters.items()}
+    run_list = [] if runs is None else list(runs.values() if isinstance(runs, Mapping) else runs)
+    summaries = [_run_summary(r) for r in run_list]
+    return RunCard(params, dict(environment), summaries, _notes(params, summaries))
+
+
+def _notes(params: dict, runs: list) -> list:
+    notes = []
+    upper = {k.upper(): v for k, v in params.items()}
+    datasets = {str(upper["DATASET"])} if "DATASET" in upper else set()
+    datasets |= {r["dataset"].split(" ")[0] for r in runs}
+    if "sample" in datasets:
+        notes.append(
+            "These outputs come from the built-in synthetic `sample` dataset (10 classes "
+            "of coloured shapes, generated offline), not from CIFAR-100. They show what "
+            "the code does; they say nothing about how well a ViT does on CIFAR-100."
+        )
+    changed = [k for k in DEFAULTS if k in upper and k != "RUNS_DIR" and upper[k] != DEFAULTS[k]]
+    if changed:
+        now = ", ".join(f"{k}={upper[k]!r}" for k in changed)
+        default = ", ".join(f"{k}={DEFAULTS[k]!r}" for k in changed)
+        notes.append(
+            f"Reduced run: {now} instead of the defaults ({default}). Run the notebook "
+            "with its default parameters for the full experiment."
+        )
+    return notes
+
+
+def _run_summary(record: Mapping) -> dict:
+    book = record.get("book", {})
+    ds = record.get("dataset", {})
+    limit = ds.get("limit")
+    return {
+        "model": record.get("model"),
+        "run_dir": book.get("run_dir"),
+        "reused": bool(book.get("reused")),
+        "status": record.get("status"),
+        "epochs_completed": record.get("epochs_completed"),
+        "epochs": (record.get("config") or {}).get("epochs"),
+        "dataset": f"{ds.get('name')} ({'all' if limit is None else f'limit {limit}'})",
+        "train_seconds": (record.get("timing") or {}).get("train_seconds"),
+    }
+
+
+# ----------------------------------------------------------------------- source
+class Source:
+    """Syntax-highlighted source of a Python object, with where it comes from."""
+
+    def __init__(self, code: str, location: str, language: str = "python"):
+        from IPython.display import Code
+
+        self.code = code
+        self.location = location
+        self._display = Code(code, language=language)
+
+    def _repr_html_(self):
+        return (f'<p class="vitsd-source"><code>{html.escape(self.location)}</code></p>'
+                + self._display._repr_html_())
+
+    def _repr_latex_(self):
+        return self._display._repr_latex_()
+
+    def __repr__(self):
+        return f"# {self.location}\n{self.code}"
+
+
+def show_source(obj) -> Source:
+    """The real source of a vitsd class, function or method (:func:`inspect.getsource`),
+    syntax-highlighted, headed by its file and line numbers (``vitsd/spt.py, lines
+    58-124``). Display it as a cell's result."""
+    try:
+        lines, start = inspect.getsourcelines(obj)
+        path = Path(inspect.getsourcefile(obj)).resolve()
+    except (TypeError, OSError) as err:
+        raise ValueError(f"no source available for {obj!r}: {err}") from None
+    package_root = Path(__file__).resolve().parent.parent
+    try:
+        shown = path.relative_to(package_root).as_posix()
+    except ValueError:
+        shown = path.name
+    end = start + len(lines) - 1
+    return Source("".join(lines), f"{shown}, lines {start}-{end}")
+
+
+# -------------------------------------------------------------------------- runs
+def variant_switches(name: str) -> tuple:
+    """``(spt, lsa)`` booleans of one of the :data:`VARIANTS`: whether the model uses
+    shifted patch tokenization and locality self-attention."""
+    from vitsd.config import model_switches
+
+    if name not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {name!r}.")
+    tokenizer, lsa = model_switches(name)
+    return (tokenizer is True or tokenizer == "spt"), bool(lsa)
+
+
+def config_for(size: str, **overrides):
+    """The :class:`~vitsd.config.Config` for ``SIZE``: ``"reference"`` (the keras.io
+    configuration, 21.8M parameters) or ``"tiny"`` (:data:`TINY`)."""
+    from vitsd.config import Config
+
+    if size not in SIZES:
+        raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
+    base = Config() if size == "reference" else Config(**TINY)
+    return base.replace(**overrides) if overrides else base
+
+
+def run_folder(runs_dir, model: str, *, dataset, size: str, epochs: int, limit=None,
+               batch_size: int | None = None, seed: int = 42) -> Path:
+    """The folder of one run: ``<runs_dir>/<dataset>-<size>-e<epochs>-<limit>-b<batch>-s<seed>/<model>``.
+
+    Every parameter that changes the run is in the name, so runs with other parameters
+    never collide, and chapters 6 and 7 find each other's runs.
+    """
+    from vitsd.config import model_switches
+
+    model_switches(model)  # validates the name
+    if size not in SIZES:
+        raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
+    name = Path(os.fspath(dataset)).name or "dataset"
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "_", name).strip("_") or "dataset"
+    batch = config_for(size).batch_size if batch_size is None else batch_size
+    part = f"{slug}-{size}-e{epochs}-{'all' if limit is None else limit}-b{batch}-s{seed}"
+    return Path(runs_dir) / part / model
+
+
+def train_variant(model: str, *, dataset, size: str, epochs: int, limit=None,
+                  batch_size: int | None = None, seed: int = 42, runs_dir="runs/book",
+                  verbose="auto", data=None) -> dict:
+    """Train one model variant with the chapter's parameters -- or return its finished
+    run, when :func:`run_folder` already holds it -- and return its run record.
+
+    The record is :func:`vitsd.train.train`'s, plus a ``"book"`` entry (not saved):
+    ``run_dir`` and ``reused`` (whether a finished run was returned without training).
+    """
+    from vitsd.train import RECORD, train
+
+    folder = run_folder(runs_dir, model, dataset=dataset, size=size, epochs=epochs,
+                        limit=limit, batch_size=batch_size, seed=seed)
+    reused = False
+    if (folder / RECORD).is_file():
+        try:
+            reused = json.loads((folder / RECORD).read_text()).get("status") == "complete"
+        except (OSError, json.JSONDecodeError):
+            reused = False
+    record = train(model, dataset=dataset, out=folder, epochs=epochs, limit=limit,
+                   batch_size=batch_size, seed=seed, config=config_for(size),
+                   verbose=verbose, data=data)
+    return {**record, "book": {"run_dir": folder.as_posix(), "reused": reused}}
+
+
+def results_rows(records) -> list:
+    """One row per run record (``{name: record}`` or a list): the results table of
+    chapter 6 -- parameters, epochs, best epoch, best validation and test accuracies,
+    training time. Rows follow the order vit, spt, lsa, sl-vit."""
+    items = list(records.items()) if isinstance(records, Mapping) else [
+        (r.get("model"), r) for r in records
+    ]
+    order = {m: i for i, m in enumerate(VARIANTS)}
+    items.sort(key=lambda kv: order.get(kv[0], len(order)))
+    rows = []
+    for name, rec in items:
+        history = rec.get("history") or {}
+        val = history.get("val_accuracy") or []
+        test = rec.get("test") or {}
+        rows.append({
+            "model": name,
+            "parameters": (rec.get("parameters") or {}).get("total"),
+            "epochs": rec.get("epochs_completed"),
+            "best epoch": rec.get("best_epoch"),
+            "best val top-1": max(val) if val else None,
+            "test top-1": test.get("top1"),
+            "test top-5": test.get("top5"),
+            "train seconds": (rec.get("timing") or {}).get("train_seconds"),
+        })
+    return rows
+
+
+def prediction_titles(predicted, actual, class_names) -> list:
+    """Captions for predictions (chapter 7): ``"✓ cat"`` when right, ``"✗ dog (is cat)"``
+    when wrong -- the marks :func:`vitsd.plots.plot_attention_overlay` colours."""
+    predicted, actual = list(predicted), list(actual)
+    if len(predicted) != len(actual):
+        raise ValueError(
+            f"predicted and actual must have the same length, got {len(predicted)} and "
+            f"{len(actual)}."
+        )
+    titles = []
+    for p, a in zip(predicted, actual):
+        p, a = int(p), int(a)
+        if p == a:
+            titles.append(f"✓ {class_names[a]}")
+        else:
+            titles.append(f"✗ {class_names[p]} (is {class_names[a]})")
+    return titles
+
+
+# ----------------------------------------------------------------------- records
+def record(**values) -> None:
+    """Record key values of a chapter for the book's tests.
+
+    Displays one line of text and stores ``values`` (made JSON-ready: NumPy scalars and
+    arrays become numbers and lists) in the output's metadata under
+    :data:`RECORD_KEY`, where :func:`read_records` finds them in the executed notebook.
+    """
+    stored = _jsonable(values)
+    text = "recorded for the book's tests: " + ", ".join(
+        f"{k}={json.dumps(v)}" for k, v in stored.items()
+    )
+    _display({"text/plain": text}, raw=True, metadata={RECORD_KEY: stored})
+
+
+def read_records(notebook) -> dict:
+    """All values recorded in an executed notebook (a path, a ``NotebookNode`` or the
+    notebook's JSON dict), merged in cell order: :func:`record` values by name, and
+    ``"run_card"`` for the last run card displayed."""
+    if isinstance(notebook, (str, os.PathLike)):
+        with open(notebook, encoding="utf-8") as f:
+            notebook = json.load(f)
+    merged = {}
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            found = (output.get("metadata") or {}).get(RECORD_KEY)
+            if isinstance(found, Mapping):
+                merged.update(found)
+    return merged
+
+
+def _jsonable(value):
+    """``value`` with NumPy/tensor scalars and arrays, tuples and paths made JSON-ready."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return value if math.isfinite(value) else str(value)
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
+        return _jsonable(value.tolist())
+    try:
+        import numpy as np
+
+        return _jsonable(np.asarray(value).tolist())
+    except Exception:  # noqa: BLE001 - fall back to the text of the object
+        return str(value)
