@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=_positive, help="at most N images per split, stratified")
     t.add_argument("--batch-size", type=_positive, help="default 256")
     t.add_argument("--seed", type=_non_negative, help="default 42")
+    t.add_argument("--recipe", choices=["reference", "paper"], default="reference",
+                   help="hyperparameter preset: the keras.io reference (default) or the "
+                        "paper's training recipe (chapter 8)")
+    t.add_argument("--fast", action="store_true",
+                   help="run fast on this machine: augmentation in the input pipeline, and "
+                        "on a GPU bfloat16 + XLA (vitsd.speed.fast_config)")
     t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any Config field, e.g. --set num_layers=4 "
                         "--set mlp_units=[128,64] (values are JSON; repeatable)")
@@ -85,9 +91,13 @@ def main(argv=None) -> int:
     verbose = 0 if args.quiet else "auto"
     try:
         if args.command == "train":
-            from vitsd.config import Config
+            from vitsd.config import recipe
 
-            config = Config().replace(**parse_overrides(args.set))
+            config = recipe(args.recipe, **parse_overrides(args.set))
+            if args.fast:
+                from vitsd.speed import fast_config
+
+                config = fast_config(config)
             record = train(
                 config=config, model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
                 limit=args.limit, batch_size=args.batch_size, seed=args.seed, verbose=verbose,

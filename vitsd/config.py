@@ -27,7 +27,7 @@ MODELS = {
 }
 TOKENIZERS = ("patches", "spt", "conv")
 POOLINGS = ("flatten", "class_token", "mean")
-AUGMENTS = ("reference", "strong", "none")
+AUGMENTS = ("reference", "pipeline", "strong", "none")
 SCHEDULES = ("warmup_cosine", "constant", "triangular")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
@@ -61,7 +61,9 @@ class Config:
     pooling: str = "flatten"
     stochastic_depth: float = 0.0
     # Augmentation (Keras preprocessing layers). "reference": flip, rotation and zoom
-    # inside the model; "strong": flip, RandAugment and random erasing in the input
+    # inside the model, as keras.io does; "pipeline": the same three layers in the
+    # parallel tf.data input pipeline instead (the model then has no random layers and
+    # compiles with XLA); "strong": flip, RandAugment and random erasing in the input
     # pipeline (chapter 8); "none".
     augment: str = "reference"
     flip: str = "horizontal"

@@ -56,9 +56,19 @@ class RunFolderError(RuntimeError):
 # --------------------------------------------------------------------- optimizer
 def make_schedule(config: Config, steps_per_epoch: int):
     """The learning rate the optimizer follows: a :class:`WarmUpCosine` over the whole
-    run (``warmup_fraction`` of the steps warming up), or a constant."""
+    run (``warmup_fraction`` of the steps warming up), a constant, or the triangular
+    cyclical policy between ``min_learning_rate`` and ``learning_rate`` with one cycle
+    every ``cycle_epochs`` epochs (chapter 8)."""
     if config.schedule == "constant":
         return config.learning_rate
+    if config.schedule == "triangular":
+        from vitsd.schedule import TriangularCyclical
+
+        return TriangularCyclical(
+            min_learning_rate=config.min_learning_rate,
+            max_learning_rate=config.learning_rate,
+            step_size=max(1, config.cycle_epochs * steps_per_epoch // 2),
+        )
     total = steps_per_epoch * config.epochs
     return WarmUpCosine(
         learning_rate=config.learning_rate,
@@ -73,17 +83,37 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> keras.optimizers.Opt
     )
 
 
+def uses_categorical_labels(config: Config) -> bool:
+    """Label smoothing and CutMix/MixUp need one-hot (soft) labels."""
+    return config.label_smoothing > 0 or config.mixup_alpha > 0 or config.cutmix_alpha > 0
+
+
 def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | None) -> None:
     """Loss and metrics (accuracy, top-5); the optimizer only when ``steps_per_epoch``
-    is given (evaluation needs none)."""
+    is given (evaluation needs none). Integer labels by default; one-hot labels with
+    label smoothing when the config mixes or smooths labels."""
+    k = min(5, config.num_classes)
+    if uses_categorical_labels(config):
+        loss = keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=config.label_smoothing)
+        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
+                   keras.metrics.TopKCategoricalAccuracy(k, name="top5")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                   keras.metrics.SparseTopKCategoricalAccuracy(k, name="top5")]
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch) if steps_per_epoch else None,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.SparseTopKCategoricalAccuracy(min(5, config.num_classes), name="top5"),
-        ],
+        loss=loss,
+        metrics=metrics,
+        jit_compile=config.jit_compile,
     )
+
+
+def uses_input_pipeline(config: Config) -> bool:
+    """Whether training data goes through :mod:`vitsd.pipeline` (tf.data) rather than
+    Keras' own array adapter: for augmentation outside the model or soft labels."""
+    return config.augment in ("strong", "pipeline") or uses_categorical_labels(config)
 
 
 def applied_learning_rate(schedule, step: int) -> float:
@@ -300,15 +330,21 @@ def train(
     _write_json(out / RECORD, record)
 
     start = time.perf_counter()
-    validation = (x_val, y_val) if len(x_val) else None
+    if uses_input_pipeline(config):
+        train_data = _pipeline(x_train, y_train, config, training=True)
+        validation = _pipeline(x_val, y_val, config, training=False) if len(x_val) else None
+        fit_arrays = {}
+    else:
+        train_data = x_train
+        validation = (x_val, y_val) if len(x_val) else None
+        fit_arrays = {"y": y_train, "batch_size": config.batch_size, "shuffle": True}
     if initial_epoch < config.epochs:
         net.fit(
-            x_train, y_train,
-            batch_size=config.batch_size,
+            train_data,
+            **fit_arrays,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             validation_data=validation,
-            shuffle=True,
             callbacks=[_RunRecorder(out, record, schedule), *callbacks],
             verbose=verbose,
         )
@@ -322,7 +358,7 @@ def train(
 
     if (out / BEST_WEIGHTS).is_file():
         net.load_weights(out / BEST_WEIGHTS)
-    record["test"] = _evaluate(net, data.x_test, data.y_test, config.batch_size, verbose)
+    record["test"] = _evaluate(net, data.x_test, data.y_test, config, verbose)
     export = keras.models.clone_model(net)
     export.set_weights(net.get_weights())
     export.save(out / MODEL_FILE)
@@ -349,11 +385,22 @@ def evaluate(run_dir, verbose: int | str = "auto", data=None) -> dict:
     if data is None:
         ds = record["dataset"]
         data = load_dataset(ds["name"], limit=ds.get("limit"), seed=config.seed)
-    return _evaluate(net, data.x_test, data.y_test, config.batch_size, verbose)
+    return _evaluate(net, data.x_test, data.y_test, config, verbose)
 
 
-def _evaluate(net, x, y, batch_size, verbose) -> dict:
-    loss, top1, top5 = net.evaluate(x, y, batch_size=batch_size, verbose=verbose)
+def _pipeline(x, y, config: Config, training: bool):
+    from vitsd.pipeline import make_dataset
+
+    return make_dataset(x, y, config, config.num_classes, training=training,
+                        categorical=uses_categorical_labels(config))
+
+
+def _evaluate(net, x, y, config: Config, verbose) -> dict:
+    if uses_categorical_labels(config):
+        result = net.evaluate(_pipeline(x, y, config, training=False), verbose=verbose)
+    else:
+        result = net.evaluate(x, y, batch_size=config.batch_size, verbose=verbose)
+    loss, top1, top5 = result
     return {"loss": float(loss), "top1": float(top1), "top5": float(top5)}
 
 

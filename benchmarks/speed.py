@@ -1,0 +1,100 @@
+"""Reference way vs vitsd's fast path: training images/second, side by side.
+
+    python benchmarks/speed.py                         # reference config, both builds
+    python benchmarks/speed.py --recipe paper --models sl-vit
+    KERAS_BACKEND=jax python benchmarks/speed.py       # e.g. on a GPU
+
+"reference way": the configuration as the keras.io code runs it -- float32, Keras'
+default compilation (``jit_compile="auto"``), the random augmentation layers inside
+the model, NumPy arrays into ``fit``. "fast path": :func:`vitsd.speed.fast_config` --
+augmentation in the parallel tf.data pipeline, and on a GPU bfloat16 + XLA. Both train
+the same model on the same random images through ``model.fit`` for ``--steps`` batches
+after ``--warmup`` batches (compilation); the figure is the median of ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+from vitsd.config import recipe
+from vitsd.model import adapt_normalization, build_named
+from vitsd.speed import accelerator, fast_config
+from vitsd.train import _pipeline, compile_model, environment, uses_input_pipeline
+
+
+def train_throughput(name, config, steps, warmup, repeats, reference_way):
+    rng = np.random.default_rng(0)
+    n = config.batch_size * steps
+    x = rng.integers(0, 256, size=(n, *config.input_shape)).astype("uint8")
+    y = rng.integers(0, config.num_classes, size=(n,))
+    model = build_named(name, config)
+    adapt_normalization(model, x[: config.batch_size].astype("float32"))
+    compile_model(model, config, steps_per_epoch=steps)
+    if reference_way:
+        model.compile(optimizer=model.optimizer, loss=model.loss,
+                      metrics=["accuracy"], jit_compile="auto")
+
+    if uses_input_pipeline(config):
+        data = _pipeline(x, y, config, training=True).repeat()
+        kwargs = {}
+    else:
+        data, kwargs = x.astype("float32"), {"y": y, "batch_size": config.batch_size}
+
+    def run(k):
+        if kwargs:
+            model.fit(data[: k * config.batch_size], y[: k * config.batch_size],
+                      batch_size=config.batch_size, epochs=1, verbose=0, shuffle=True)
+        else:
+            model.fit(data, steps_per_epoch=k, epochs=1, verbose=0)
+
+    run(warmup)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(steps)
+        times.append(time.perf_counter() - start)
+    return config.batch_size * steps / statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="reference", choices=["reference", "paper"])
+    parser.add_argument("--models", nargs="+", default=["vit", "sl-vit"])
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    base = recipe(args.recipe)
+    if args.batch_size:
+        base = base.replace(batch_size=args.batch_size)
+    fast = fast_config(base)
+    env = environment()
+    print(f"# vitsd speed | backend {env['backend']} {env['backend_version']} | keras "
+          f"{env['keras']} | {env['device']} | accelerator: {accelerator() or 'none'}")
+    print(f"# recipe {args.recipe}, batch {base.batch_size}; fast path: augment={fast.augment}, "
+          f"precision={fast.precision}, jit_compile={fast.jit_compile}; median of "
+          f"{args.repeats} x {args.steps} steps after {args.warmup} warmup steps")
+    print(f"{'model':8} {'reference img/s':>16} {'fast img/s':>12} {'ratio':>7}")
+    results = []
+    for name in args.models:
+        ref = train_throughput(name, base, args.steps, args.warmup, args.repeats, True)
+        quick = train_throughput(name, fast, args.steps, args.warmup, args.repeats, False)
+        results.append({"model": name, "reference_images_per_second": ref,
+                        "fast_images_per_second": quick, "ratio": quick / ref})
+        print(f"{name:8} {ref:>16.1f} {quick:>12.1f} {quick / ref:>6.2f}x", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"environment": env, "recipe": args.recipe, "args": vars(args),
+                       "fast_config": fast.to_dict(), "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
