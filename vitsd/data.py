@@ -151,6 +151,8 @@ def load_dataset(
         data = _load_cifar(lowered, cache_dir)
     elif os.path.isdir(key):
         data = _load_folder(key, seed)
+    elif key.endswith(".npz") and os.path.isfile(key):
+        data = load_jpeg_archive(key, seed=seed)
     elif os.path.exists(key):
         raise DatasetError(
             f"{key!r} is a file, not a folder. An image dataset is a folder laid out "
@@ -167,6 +169,41 @@ def load_dataset(
         data.x_train, data.y_train = stratified_subset(data.x_train, data.y_train, limit, seed)
         data.x_test, data.y_test = stratified_subset(data.x_test, data.y_test, limit, seed + 1)
     return data
+
+
+#: Images held out of a JPEG archive as its test split (stratified).
+JPEG_HOLDOUT = 5000
+
+
+def load_jpeg_archive(path, holdout: int = JPEG_HOLDOUT, seed: int = 42) -> Dataset:
+    """A dataset from an ``.npz`` of concatenated JPEG files (chapter 8).
+
+    The archive holds ``jpeg`` (uint8, all files concatenated), ``offsets`` (image ``i``
+    is ``jpeg[offsets[i]:offsets[i+1]]``), ``labels`` and ``label_names`` -- the layout
+    of the CIFAR-10 JPEG training split kept beside this project for experiments.
+    ``holdout`` images, stratified and seeded, become the test split; nothing else is
+    ever evaluated on them.
+    """
+    from PIL import Image
+
+    try:
+        archive = np.load(path)
+        jpeg, offsets = archive["jpeg"], archive["offsets"]
+        labels = archive["labels"].astype("int64")
+        names = [str(n) for n in archive["label_names"]]
+    except (OSError, KeyError, ValueError) as err:
+        raise DatasetError(
+            f"{path} is not a JPEG archive with arrays jpeg, offsets, labels and "
+            f"label_names ({err})."
+        ) from err
+    images = np.stack([
+        np.asarray(Image.open(io.BytesIO(jpeg[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
+        for i in range(len(labels))
+    ])
+    if not 0 < holdout < len(labels):
+        raise ValueError(f"holdout must be between 1 and {len(labels) - 1}, got {holdout}.")
+    x_train, y_train, x_test, y_test = train_val_split(images, labels, holdout / len(labels), seed)
+    return Dataset(os.path.basename(path), x_train, y_train, x_test, y_test, names)
 
 
 def _check_limit(limit):
