@@ -333,7 +333,7 @@ def train(
     if uses_input_pipeline(config):
         train_data = _pipeline(x_train, y_train, config, training=True)
         validation = _pipeline(x_val, y_val, config, training=False) if len(x_val) else None
-        fit_arrays = {}
+        fit_arrays = {"shuffle": False}  # the pipeline shuffles, reseeded every epoch
     else:
         train_data = x_train
         validation = (x_val, y_val) if len(x_val) else None
