@@ -12,12 +12,16 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "config": ["MODELS", "Config", "model_switches"],
-    "patches": ["Patches", "PatchEncoder", "PositionEmbedding", "extract_patches"],
+    "config": ["MODELS", "RECIPES", "Config", "model_switches", "recipe"],
+    "patches": ["Patches", "PatchEncoder", "PositionEmbedding", "ClassToken",
+                "extract_patches"],
+    "stem": ["ConvStem"],
+    "droppath": ["DropPath"],
+    "speed": ["fast_config"],
     "spt": ["SHIFTS", "ShiftedPatchTokenization", "shift_images"],
     "lsa": ["LocalitySelfAttention", "diagonal_mask"],
     "blocks": ["TransformerBlock"],
-    "schedule": ["WarmUpCosine"],
+    "schedule": ["WarmUpCosine", "TriangularCyclical"],
     "model": ["adapt_normalization", "build_named", "build_vit", "count_parameters",
               "load_model"],
     "data": ["Dataset", "DatasetError", "load_dataset", "make_sample"],
@@ -33,7 +37,7 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"vitsd.{_WHERE[name]}"), name)
         globals()[name] = value
         return value
-    if name in _EXPORTS or name in ("plots", "rollout", "cli"):
+    if name in _EXPORTS or name in ("plots", "rollout", "cli", "pipeline", "book"):
         return importlib.import_module(f"vitsd.{name}")
     raise AttributeError(f"module 'vitsd' has no attribute {name!r}")
 

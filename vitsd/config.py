@@ -113,6 +113,12 @@ class Config:
     def channels(self) -> int:
         return self.input_shape[-1]
 
+    @property
+    def soft_labels(self) -> bool:
+        """Whether training needs one-hot (soft) labels: label smoothing or CutMix/MixUp
+        is on. The trainer then uses categorical loss and metrics."""
+        return self.label_smoothing > 0 or self.mixup_alpha > 0 or self.cutmix_alpha > 0
+
     # --------------------------------------------------------------- validation
     def validate(self) -> None:
         def positive_int(name):
@@ -178,6 +184,10 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        if self.cutmix_alpha > 1:
+            raise ValueError(
+                f"cutmix_alpha must be at most 1 (Keras' CutMix), got {self.cutmix_alpha!r}."
+            )
         if self.min_learning_rate >= self.learning_rate and self.schedule == "triangular":
             raise ValueError(
                 f"min_learning_rate ({self.min_learning_rate}) must be below learning_rate "

@@ -43,6 +43,12 @@ def augmentation(config: Config) -> keras.Sequential:
 
     They act only when ``training=True``; at inference the block is the identity.
     """
+    return keras.Sequential(augmentation_layers(config), name="augmentation")
+
+
+def augmentation_layers(config: Config) -> list:
+    """The reference augmentation layers, in order (also used by :mod:`vitsd.pipeline`
+    when ``config.augment == "pipeline"``)."""
     stack = []
     if config.flip != "none":
         stack.append(layers.RandomFlip(config.flip, seed=config.seed, name="flip"))
@@ -52,7 +58,7 @@ def augmentation(config: Config) -> keras.Sequential:
         stack.append(
             layers.RandomZoom(config.zoom, config.zoom, seed=config.seed + 2, name="zoom")
         )
-    return keras.Sequential(stack, name="augmentation")
+    return stack
 
 
 def make_tokenizer(config: Config, kind: str) -> layers.Layer:

@@ -83,17 +83,12 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> keras.optimizers.Opt
     )
 
 
-def uses_categorical_labels(config: Config) -> bool:
-    """Label smoothing and CutMix/MixUp need one-hot (soft) labels."""
-    return config.label_smoothing > 0 or config.mixup_alpha > 0 or config.cutmix_alpha > 0
-
-
 def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | None) -> None:
     """Loss and metrics (accuracy, top-5); the optimizer only when ``steps_per_epoch``
     is given (evaluation needs none). Integer labels by default; one-hot labels with
     label smoothing when the config mixes or smooths labels."""
     k = min(5, config.num_classes)
-    if uses_categorical_labels(config):
+    if config.soft_labels:
         loss = keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=config.label_smoothing)
         metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
@@ -113,7 +108,7 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | Non
 def uses_input_pipeline(config: Config) -> bool:
     """Whether training data goes through :mod:`vitsd.pipeline` (tf.data) rather than
     Keras' own array adapter: for augmentation outside the model or soft labels."""
-    return config.augment in ("strong", "pipeline") or uses_categorical_labels(config)
+    return config.augment in ("strong", "pipeline") or config.soft_labels
 
 
 def applied_learning_rate(schedule, step: int) -> float:
@@ -392,11 +387,11 @@ def _pipeline(x, y, config: Config, training: bool):
     from vitsd.pipeline import make_dataset
 
     return make_dataset(x, y, config, config.num_classes, training=training,
-                        categorical=uses_categorical_labels(config))
+                        categorical=config.soft_labels)
 
 
 def _evaluate(net, x, y, config: Config, verbose) -> dict:
-    if uses_categorical_labels(config):
+    if config.soft_labels:
         result = net.evaluate(_pipeline(x, y, config, training=False), verbose=verbose)
     else:
         result = net.evaluate(x, y, batch_size=config.batch_size, verbose=verbose)
