@@ -386,3 +386,21 @@ def test_plot_results_table():
     with pytest.raises(ValueError, match="rows"):
         plots.plot_results_table([[1, 2, 3]], ["a", "b"])
     render(fig)
+
+
+def test_plot_time_to_accuracy_uses_cumulative_minutes():
+    from vitsd.plots import plot_time_to_accuracy
+
+    records = {
+        "fast": {"history": {"epoch_seconds": [60, 60, 60], "val_accuracy": [0.1, 0.2, 0.3]}},
+        "slow": {"history": {"epoch_seconds": [120, 120], "val_accuracy": [0.15, 0.25]}},
+        "no-times": {"history": {"val_accuracy": [0.5]}},
+    }
+    fig = plot_time_to_accuracy(records)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2
+    np.testing.assert_allclose(lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(lines[1].get_xdata(), [2, 4])
+    np.testing.assert_allclose(lines[1].get_ydata(), [0.15, 0.25])
+    with pytest.raises(ValueError, match="epoch_seconds"):
+        plot_time_to_accuracy({"x": {"history": {}}})

@@ -540,6 +540,35 @@ def plot_history(records, metrics=("loss", "accuracy", "top5")) -> Figure:
     return fig
 
 
+def plot_time_to_accuracy(records, metric: str = "val_accuracy") -> Figure:
+    """Validation accuracy against cumulative training time (chapter 8).
+
+    ``records`` is a dict ``name -> run record``; the x axis is the running sum of each
+    record's ``history["epoch_seconds"]`` in minutes, so runs of different speeds compare
+    by wall-clock time. Runs without epoch times are skipped.
+    """
+    fig = Figure(figsize=CHART, layout="constrained")
+    ax = fig.subplots()
+    plotted = 0
+    for k, (name, record) in enumerate(records.items()):
+        history = record.get("history", {})
+        seconds, values = history.get("epoch_seconds"), history.get(metric)
+        if not seconds or not values:
+            continue
+        minutes = np.cumsum(np.asarray(seconds, dtype=np.float64)) / 60.0
+        n = min(len(minutes), len(values))
+        ax.plot(minutes[:n], np.asarray(values[:n], dtype=np.float64), marker="o",
+                markersize=3, color=f"C{k}", label=name)
+        plotted += 1
+    if not plotted:
+        raise ValueError(f"no record has both epoch_seconds and {metric!r} in its history.")
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel(_METRIC_TITLES.get(metric, metric.replace("_", " ")))
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize="small")
+    return fig
+
+
 def _to_float(value) -> float:
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return float(value)
