@@ -57,3 +57,9 @@ def test_model_names():
     assert set(MODELS) == {"vit", "spt", "lsa", "sl-vit", "conv-vit", "conv-lsa"}
     with pytest.raises(ValueError, match=r"model must be one of \['conv-lsa', 'conv-vit', 'lsa',"):
         model_switches("resnet")
+
+
+def test_differences_lists_changed_fields_only():
+    a, b = Config(), Config(epochs=3, mlp_units=(32, 64))
+    assert a.differences(b) == {"epochs": (50, 3), "mlp_units": ([128, 64], [32, 64])}
+    assert a.differences(a) == {}

@@ -219,6 +219,11 @@ class Config:
         _check_names(overrides)
         return dataclasses.replace(self, **overrides)
 
+    def differences(self, other: "Config") -> dict:
+        """``{name: (self's value, other's value)}`` for every field that differs."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (tuples become lists)."""
         return {
