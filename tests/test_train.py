@@ -209,3 +209,15 @@ def test_cli_train_killed_mid_way_resumes_then_evaluates(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1])["test"]["top1"] == pytest.approx(
         record["test"]["top1"], abs=1e-6)
+
+
+def test_collect_records_finds_run_records_only(tmp_path, finished_run):
+    out, record = finished_run
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "run.json").write_text(json.dumps(record))
+    (tmp_path / "a" / "other.json").write_text(json.dumps({"not": "a record"}))
+    (tmp_path / "broken.json").write_text("{")
+    from vitsd.train import collect_records
+
+    found = collect_records(tmp_path)
+    assert list(found) == ["a/b/run"] and found["a/b/run"]["test"] == record["test"]

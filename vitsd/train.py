@@ -180,6 +180,22 @@ def read_record(run_dir) -> dict:
         return json.load(f)
 
 
+def collect_records(folder) -> dict:
+    """Every run record (``*.json`` with a ``history``) under ``folder``, recursively,
+    keyed by its path relative to ``folder`` without the suffix, in sorted order --
+    e.g. the committed ``results/`` (chapter 8). Other JSON files are skipped."""
+    folder = Path(folder)
+    records = {}
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(data, dict) and "history" in data and "config" in data:
+            records[path.relative_to(folder).with_suffix("").as_posix()] = data
+    return records
+
+
 def _write_json(path: Path, data: dict) -> None:
     """Write atomically: an interruption leaves either the old or the new file."""
     tmp = path.with_name(path.name + ".tmp")
