@@ -25,7 +25,9 @@ _EXPORTS = {
     "model": ["adapt_normalization", "build_named", "build_vit", "count_parameters",
               "load_model"],
     "data": ["Dataset", "DatasetError", "load_dataset", "make_sample"],
-    "train": ["train", "evaluate", "read_record"],
+    # ``vitsd.train`` is the module (train, evaluate, read_record, ...): exporting its
+    # function under the same name would be shadowed once the module is imported.
+    "train": [],
     "explain": ["attention_scores", "attention_maps"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -8,9 +8,11 @@ teaching API of the package lives here, tested like the rest of it:
   versions, backend, device, and (training chapters) the run records used;
 * :func:`show_source` -- the real source of a vitsd object, syntax-highlighted, so the
   chapters show the package's code instead of pasting a copy of it;
+* :data:`VARIANTS` and :func:`variant_switches` -- the four models compared;
 * :func:`config_for`, :func:`run_folder`, :func:`train_variant` -- the runs of
   chapters 6 and 7, which share their run folders;
-* :func:`results_rows` and :func:`table` -- results tables read from run records;
+* :func:`results_rows`, :func:`table` and :func:`prediction_titles` -- tables read
+  from run records, captions of predictions;
 * :func:`record` and :func:`read_records` -- key values a chapter records in its
   outputs (in the output metadata, invisible), read back by the book's tests.
 
@@ -157,10 +159,18 @@ class Table:
         return "\n".join(out)
 
     def html(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        """An HTML table; columns of numbers are right-aligned."""
+        numeric = [
+            all(isinstance(row[k], numbers.Number) and not isinstance(row[k], bool)
+                for row in self.rows if row[k] is not None) and self.rows
+            for k in range(len(self.columns))
+        ]
+        styles = [f"padding:0.2em 0.7em;text-align:{'right' if n else 'left'}" for n in numeric]
+        head = "".join(f'<th style="{st}">{html.escape(c)}</th>'
+                       for c, st in zip(self.columns, styles))
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(self.cell(v, c))}</td>"
-                             for v, c in zip(row, self.columns)) + "</tr>"
+            "<tr>" + "".join(f'<td style="{st}">{html.escape(self.cell(v, c))}</td>'
+                             for v, c, st in zip(row, self.columns, styles)) + "</tr>"
             for row in self.rows
         )
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
@@ -219,17 +229,18 @@ class RunCard:
 
     def _run_rows(self):
         return [
-            {"model": r["model"], "run folder": r["run_dir"], "status": r["status"],
-             "epochs": f"{r['epochs_completed']}/{r['epochs']}", "dataset": r["dataset"],
+            {"model": r["model"], "status": r["status"],
+             "epochs": f"{r['epochs_completed']}/{r['epochs']}",
              "train seconds": r["train_seconds"],
-             "this execution": "reused a finished run" if r["reused"] else "trained"}
+             "this execution": "reused a finished run" if r["reused"] else "trained",
+             "run folder": r["run_dir"]}
             for r in self.runs
         ]
 
     def _repr_html_(self):
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            f"<tr><th style='text-align:left;padding:0.1em 0.7em'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:left;padding:0.1em 0.7em'>{html.escape(str(v))}</td></tr>"
             for k, v in self._items()
         )
         out = [f'<table class="vitsd-run-card"><caption>Run card</caption><tbody>{rows}</tbody></table>']
@@ -281,7 +292,7 @@ def _notes(params: dict, runs: list) -> list:
     datasets |= {r["dataset"].split(" ")[0] for r in runs}
     if "sample" in datasets:
         notes.append(
-            "These outputs come from the built-in synthetic `sample` dataset (10 classes "
+            "These outputs come from the built-in synthetic 'sample' dataset (10 classes "
             "of coloured shapes, generated offline), not from CIFAR-100. They show what "
             "the code does; they say nothing about how well a ViT does on CIFAR-100."
         )
@@ -377,11 +388,16 @@ def config_for(size: str, **overrides):
 
 def run_folder(runs_dir, model: str, *, dataset, size: str, epochs: int, limit=None,
                batch_size: int | None = None, seed: int = 42) -> Path:
-    """The folder of one run: ``<runs_dir>/<dataset>-<size>-e<epochs>-<limit>-b<batch>-s<seed>/<model>``.
+    """The folder of one run:
+    ``<runs_dir>/<dataset>-<size>-e<epochs>-<limit>-b<batch>-s<seed>-c<config>/<model>``.
 
-    Every parameter that changes the run is in the name, so runs with other parameters
-    never collide, and chapters 6 and 7 find each other's runs.
+    Every parameter that changes the run is in the name -- ``c<config>`` is a short
+    fingerprint of the configuration of ``size``, so that a changed default makes a new
+    run instead of a clash with the old one -- and chapters 6 and 7 find each other's
+    runs.
     """
+    import hashlib
+
     from vitsd.config import model_switches
 
     model_switches(model)  # validates the name
@@ -389,8 +405,12 @@ def run_folder(runs_dir, model: str, *, dataset, size: str, epochs: int, limit=N
         raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
     name = Path(os.fspath(dataset)).name or "dataset"
     slug = re.sub(r"[^A-Za-z0-9_.]+", "_", name).strip("_") or "dataset"
-    batch = config_for(size).batch_size if batch_size is None else batch_size
-    part = f"{slug}-{size}-e{epochs}-{'all' if limit is None else limit}-b{batch}-s{seed}"
+    config = config_for(size)
+    batch = config.batch_size if batch_size is None else batch_size
+    fingerprint = hashlib.sha256(
+        json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    part = (f"{slug}-{size}-e{epochs}-{'all' if limit is None else limit}-b{batch}-s{seed}"
+            f"-c{fingerprint}")
     return Path(runs_dir) / part / model
 
 

@@ -1,0 +1,315 @@
+"""vitsd.book: the helpers of the book's chapters (run cards, source display, records,
+tables, the runs of chapters 6 and 7)."""
+
+import inspect
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vitsd import book
+from vitsd.config import Config
+
+ENV = {"vitsd": "0.1.0", "keras": "3.99.0", "backend": "tensorflow", "backend_version": "2.99",
+       "device": "CPU: Test CPU (2 cores)", "python": "3.11.7", "platform": "Linux",
+       "cpu_count": 2}
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    """An IPython shell whose displayed outputs are captured in ``shell.display_pub.outputs``."""
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config as TraitletsConfig
+
+    config = TraitletsConfig()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    monkeypatch.setattr(shell, "display_pub", CapturingDisplayPublisher())
+    png = shell.display_formatter.formatters["image/png"]
+    saved = dict(png.type_printers)
+    yield shell
+    png.type_printers.clear()
+    png.type_printers.update(saved)
+
+
+def _notebook(outputs):
+    """A notebook JSON dict with one code cell per group of display outputs."""
+    cells = [{"cell_type": "code", "source": "", "metadata": {}, "execution_count": i,
+              "outputs": [{"output_type": "display_data", "data": o["data"],
+                           "metadata": o["metadata"]} for o in group]}
+             for i, group in enumerate(outputs, 1)]
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+# ------------------------------------------------------------------------ tables
+def test_table_formats_numbers_and_renders_text_and_html():
+    t = book.table([{"model": "vit", "parameters": 21759019, "top-1": 0.53104, "ok": True,
+                     "note": None},
+                    {"model": "<sl-vit>", "parameters": 7, "top-1": np.float32(0.5611),
+                     "ok": False, "note": "x"}],
+                   title="Results", digits={"top-1": 2})
+    assert t.columns == ["model", "parameters", "top-1", "ok", "note"]
+    lines = repr(t).splitlines()
+    assert lines[0] == "Results"
+    assert lines[1].split() == ["model", "parameters", "top-1", "ok", "note"]
+    assert lines[3].split() == ["vit", "21,759,019", "0.53", "yes", "–"]
+    assert lines[4].split() == ["<sl-vit>", "7", "0.56", "no", "x"]
+    # numbers are right-aligned under their header
+    assert lines[3].index("21,759,019") + len("21,759,019") == lines[1].index("parameters") + len("parameters")
+    html = t._repr_html_()
+    assert "<caption>Results</caption>" in html and "&lt;sl-vit&gt;" in html
+    assert html.count("<tr>") == 3
+    assert '<td style="padding:0.2em 0.7em;text-align:right">21,759,019</td>' in html
+    assert '<td style="padding:0.2em 0.7em;text-align:left">&lt;sl-vit&gt;</td>' in html
+
+
+def test_table_with_sequences_needs_matching_columns():
+    t = book.table([(1, 2.5)], columns=["a", "b"], digits=1)
+    assert repr(t).splitlines()[-1].split() == ["1", "2.5"]
+    with pytest.raises(ValueError, match="row 0 has 3 values but there are 2 columns"):
+        book.table([(1, 2, 3)], columns=["a", "b"])
+    with pytest.raises(ValueError, match="columns are required"):
+        book.table([(1, 2)])
+
+
+# --------------------------------------------------------------------- run card
+def test_run_card_shows_parameters_environment_and_sample_note():
+    card = book.run_card(environment=ENV, DATASET="sample", EPOCHS=6, LIMIT=1500,
+                         BATCH_SIZE=64, SEED=42, SIZE="tiny")
+    text = repr(card)
+    for expected in ("dataset", "sample", "epochs", "1500", "tensorflow 2.99", "CPU: Test CPU",
+                     "keras", "3.99.0", "vitsd", "0.1.0", "model size", "tiny"):
+        assert expected in text, expected
+    assert any("synthetic 'sample' dataset" in n and "not from CIFAR-100" in n for n in card.notes)
+    reduced = [n for n in card.notes if n.startswith("Reduced run")]
+    assert len(reduced) == 1
+    assert "DATASET='sample', EPOCHS=6, LIMIT=1500, BATCH_SIZE=64, SIZE='tiny'" in reduced[0]
+    assert "SEED" not in reduced[0]  # unchanged parameters are not listed
+    html = card._repr_html_()
+    assert "Run card" in html and ">sample</td>" in html
+    assert "not from CIFAR-100" in html
+
+
+def test_run_card_of_the_defaults_has_no_notes_and_says_all_images():
+    card = book.run_card(environment=ENV, **book.DEFAULTS)
+    assert card.notes == []
+    assert "none (the whole dataset)" in repr(card)
+
+
+def test_run_card_records_itself_in_the_output_metadata(shell):
+    card = book.run_card(environment=ENV, DATASET="sample", EPOCHS=2)
+    data, metadata = card._repr_mimebundle_()
+    assert set(data) == {"text/html", "text/plain"}
+    stored = metadata[book.RECORD_KEY]["run_card"]
+    assert stored["parameters"] == {"DATASET": "sample", "EPOCHS": 2}
+    assert stored["environment"] == ENV
+    assert json.loads(json.dumps(stored)) == stored
+    # displayed through IPython, the record lands where read_records finds it
+    from IPython.display import display
+
+    display(card)
+    (output,) = shell.display_pub.outputs
+    assert book.read_records(_notebook([[output]]))["run_card"]["parameters"]["EPOCHS"] == 2
+
+
+def test_run_card_lists_the_run_records_used():
+    record = {"model": "sl-vit", "status": "complete", "epochs_completed": 3,
+              "config": {"epochs": 3}, "dataset": {"name": "sample", "limit": 300},
+              "timing": {"train_seconds": 12.34},
+              "book": {"run_dir": "runs/x/sl-vit", "reused": True}}
+    card = book.run_card({"sl-vit": record}, environment=ENV, DATASET="sample")
+    (run,) = card.runs
+    assert run["run_dir"] == "runs/x/sl-vit" and run["reused"] is True
+    text = repr(card)
+    assert "Run records used" in text and "runs/x/sl-vit" in text
+    assert "reused a finished run" in text and "3/3" in text
+    assert run["dataset"] == "sample (limit 300)"
+    assert "12.3" in text
+
+
+def test_run_card_reads_the_current_environment():
+    import keras
+
+    card = book.run_card(DATASET="sample")
+    assert card.environment["keras"] == keras.__version__
+    assert card.environment["backend"] == keras.backend.backend()
+    assert card.environment["device"]
+
+
+# ----------------------------------------------------------------- source display
+def test_show_source_displays_the_real_source_with_its_location():
+    from vitsd.spt import ShiftedPatchTokenization
+
+    shown = book.show_source(ShiftedPatchTokenization)
+    lines, start = inspect.getsourcelines(ShiftedPatchTokenization)
+    assert shown.code == inspect.getsource(ShiftedPatchTokenization)
+    assert shown.location == f"vitsd/spt.py, lines {start}-{start + len(lines) - 1}"
+    assert repr(shown).startswith(f"# {shown.location}\n@keras.saving")
+    html = shown._repr_html_()
+    assert shown.location in html
+    assert 'class="highlight"' in html and '<span class="k">class</span>' in html
+    assert "\\begin{Verbatim}" in shown._repr_latex_()
+
+
+def test_show_source_of_a_function_and_a_method():
+    from vitsd.schedule import WarmUpCosine
+    from vitsd.train import make_schedule
+
+    assert book.show_source(make_schedule).code.startswith("def make_schedule(")
+    assert book.show_source(WarmUpCosine.__call__).code.lstrip().startswith("def __call__(")
+
+
+def test_show_source_refuses_objects_without_source():
+    with pytest.raises(ValueError, match="no source available"):
+        book.show_source(len)
+
+
+# ------------------------------------------------------------------------ records
+def test_record_stores_json_ready_values_in_the_output_metadata(shell, tmp_path):
+    book.record(patches=np.int64(144), shape=(1, 144, 108), ratio=np.float32(0.5),
+                array=np.arange(3), flag=np.bool_(True), path=Path("runs/x"),
+                nested={"a": [np.float64(1.5)]}, bad=float("nan"))
+    book.record(patches=145)
+    first, second = shell.display_pub.outputs
+    assert first["data"]["text/plain"].startswith("recorded for the book's tests: patches=144")
+    assert first["metadata"][book.RECORD_KEY] == {
+        "patches": 144, "shape": [1, 144, 108], "ratio": 0.5, "array": [0, 1, 2],
+        "flag": True, "path": "runs/x", "nested": {"a": [1.5]}, "bad": "nan",
+    }
+    path = tmp_path / "executed.ipynb"
+    path.write_text(json.dumps(_notebook([[first], [second]])))
+    merged = book.read_records(path)
+    assert merged["patches"] == 145  # later records win
+    assert merged["shape"] == [1, 144, 108]
+
+
+def test_read_records_ignores_other_outputs():
+    nb = _notebook([[{"data": {"text/plain": "x"}, "metadata": {}},
+                     {"data": {"image/png": "..."}, "metadata": {"image/png": {"width": 3}}}]])
+    nb["cells"].append({"cell_type": "markdown", "source": "# t", "metadata": {}})
+    assert book.read_records(nb) == {}
+
+
+# ------------------------------------------------------------------------- setup
+def test_setup_registers_a_png_formatter_for_figures(shell, monkeypatch):
+    from matplotlib.figure import Figure
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().plot([0, 1])
+    book.setup()
+    data, _ = shell.display_formatter.format(fig)
+    assert "image/png" in data
+    import base64
+
+    assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+
+
+def test_setup_outside_ipython_only_sets_the_log_level(monkeypatch):
+    monkeypatch.setattr(book, "_ipython", lambda: None)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    book.setup()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"  # an explicit setting is kept
+
+
+# -------------------------------------------------------------------------- runs
+def test_variants_and_their_switches():
+    assert book.VARIANTS == ("vit", "spt", "lsa", "sl-vit")
+    assert [book.variant_switches(v) for v in book.VARIANTS] == [
+        (False, False), (True, False), (False, True), (True, True)]
+    with pytest.raises(ValueError, match="variant must be one of"):
+        book.variant_switches("resnet")
+
+
+def test_config_for_sizes():
+    assert book.config_for("reference") == Config()
+    tiny = book.config_for("tiny")
+    assert tiny == Config(**book.TINY)
+    assert (tiny.image_size, tiny.patch_size, tiny.num_layers, tiny.batch_size) == (32, 4, 2, 64)
+    assert book.config_for("tiny", epochs=3).epochs == 3
+    with pytest.raises(ValueError, match="SIZE must be one of"):
+        book.config_for("huge")
+
+
+def test_run_folder_names_every_parameter_of_the_run():
+    folder = book.run_folder("runs/book", "sl-vit", dataset="sample", size="tiny", epochs=6,
+                             limit=1500, batch_size=64, seed=42)
+    assert folder.parent.parent == Path("runs/book") and folder.name == "sl-vit"
+    assert re.fullmatch(r"sample-tiny-e6-1500-b64-s42-c[0-9a-f]{8}", folder.parent.name)
+    default_batch = book.run_folder("r", "vit", dataset="cifar100", size="reference", epochs=50)
+    assert default_batch.parent.name.startswith("cifar100-reference-e50-all-b256-s42-c")
+    # the configuration's fingerprint: another default configuration, another folder
+    assert default_batch.parent.name[-8:] != folder.parent.name[-8:]
+    again = book.run_folder("elsewhere", "vit", dataset="sample", size="tiny", epochs=6,
+                            limit=1500, batch_size=64, seed=42)
+    assert again.parent.name == folder.parent.name
+    folder_data = book.run_folder("r", "vit", dataset="/data/my photos/", size="tiny", epochs=1)
+    assert folder_data.parent.name.startswith("my_photos-tiny-e1-all-b64")
+    variants = {book.run_folder("r", "vit", dataset="sample", size="tiny", epochs=e, limit=l,
+                                seed=s) for e in (1, 2) for l in (None, 10) for s in (0, 1)}
+    assert len(variants) == 8
+    with pytest.raises(ValueError):
+        book.run_folder("r", "resnet", dataset="sample", size="tiny", epochs=1)
+    with pytest.raises(ValueError, match="SIZE"):
+        book.run_folder("r", "vit", dataset="sample", size="big", epochs=1)
+
+
+def test_train_variant_trains_once_then_reuses_the_finished_run(tmp_path):
+    from vitsd.data import load_dataset
+
+    data = load_dataset("sample", limit=200)
+    kwargs = dict(dataset="sample", size="tiny", epochs=1, limit=200, batch_size=64, seed=3,
+                  runs_dir=tmp_path, verbose=0, data=data)
+    first = book.train_variant("lsa", **kwargs)
+    folder = book.run_folder(tmp_path, "lsa", dataset="sample", size="tiny", epochs=1,
+                             limit=200, batch_size=64, seed=3)
+    assert folder.parent.name.startswith("sample-tiny-e1-200-b64-s3-c")
+    assert first["book"] == {"run_dir": folder.as_posix(), "reused": False}
+    assert first["status"] == "complete" and first["epochs_completed"] == 1
+    assert first["config"]["num_layers"] == book.TINY["num_layers"]
+    assert first["dataset"]["limit"] == 200
+    stamp = (folder / "model.keras").stat().st_mtime_ns
+    again = book.train_variant("lsa", **kwargs)
+    assert again["book"]["reused"] is True
+    assert {k: v for k, v in again.items() if k != "book"} == json.loads(
+        json.dumps({k: v for k, v in first.items() if k != "book"}))
+    assert (folder / "model.keras").stat().st_mtime_ns == stamp
+    card = book.run_card({"lsa": again}, environment=ENV, DATASET="sample")
+    assert card.runs[0]["reused"] and "reused a finished run" in repr(card)
+
+
+def test_results_rows_follow_the_variant_order():
+    def rec(model, top1):
+        return {"model": model, "parameters": {"total": 10}, "epochs_completed": 2,
+                "best_epoch": 1, "history": {"val_accuracy": [0.2, 0.1]},
+                "test": {"top1": top1, "top5": 0.9}, "timing": {"train_seconds": 3.0}}
+
+    rows = book.results_rows({"sl-vit": rec("sl-vit", 0.4), "vit": rec("vit", 0.3)})
+    assert [r["model"] for r in rows] == ["vit", "sl-vit"]
+    assert rows[1] == {"model": "sl-vit", "parameters": 10, "epochs": 2, "best epoch": 1,
+                       "best val top-1": 0.2, "test top-1": 0.4, "test top-5": 0.9,
+                       "train seconds": 3.0}
+    assert [r["model"] for r in book.results_rows([rec("lsa", 0.1), rec("spt", 0.2)])] == [
+        "spt", "lsa"]
+
+
+def test_prediction_titles():
+    names = ["cat", "dog", "emu"]
+    assert book.prediction_titles(np.array([0, 2]), [0, 1], names) == ["✓ cat", "✗ emu (is dog)"]
+    with pytest.raises(ValueError, match="same length"):
+        book.prediction_titles([0], [0, 1], names)
+
+
+def test_importing_vitsd_book_does_not_import_a_backend():
+    import subprocess
+    import sys
+
+    code = ("import sys, vitsd.book; "
+            "print(any(m in sys.modules for m in ('keras', 'tensorflow', 'jax')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
