@@ -64,8 +64,8 @@ def _assignments(source: str, env: dict | None = None) -> dict:
     return {k: v for k, v in namespace.items() if k.isupper()}
 
 
-def test_there_are_eight_chapters_all_in_the_toc():
-    assert [p.stem[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(8)]
+def test_there_are_nine_chapters_all_in_the_toc():
+    assert [p.stem[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(9)]
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for c in toc["chapters"]]
     assert files == [f"book/{p.stem}" for p in CHAPTERS] + ["book/references"]
@@ -158,6 +158,9 @@ def test_committed_chapters_record_the_expected_numbers():
     offline = nbformat.read(BOOK / "06_training.ipynb", as_version=4).metadata["vitsd"]["run"]
     assert set(records["06"]["epochs"].values()) == {offline["parameters"]["EPOCHS"]}
     assert records["07"]["same_predictions"] is True
+    assert records["08"]["paper_parameters"]["sl-vit"] == 2752340  # the paper's 2.75M
+    assert records["08"]["token_shapes"] == {"patches": [1, 64, 192], "spt": [1, 64, 192],
+                                             "conv": [1, 64, 192]}
 
 
 def _resolve(name: str, cell_source: str):
@@ -404,6 +407,15 @@ def test_chapter_7_looking_inside(executed):
     assert r["shown"] == r["right"] + r["wrong"] and r["right"] > 0
     assert r["maps_shape"] == [r["shown"], 8, 8]  # tiny model: 32 / 4 = 8x8 patches
     assert len(r["temperatures"]) == book.TINY["num_layers"]
+
+
+@pytest.mark.book
+def test_chapter_8_going_further(executed):
+    r = _records(executed, "08_going_further")
+    assert r["paper_parameters"]["sl-vit"] == 2752340
+    run = r["paper_run"]
+    assert run["status"] == "complete" and run["epochs"] == TEST_EPOCHS
+    assert run["soft_labels"] is True and 0.0 <= run["test_top1"] <= 1.0
 
 
 # ------------------------------------------------------------------------- HTML

@@ -313,3 +313,29 @@ def test_importing_vitsd_book_does_not_import_a_backend():
             "print(any(m in sys.modules for m in ('keras', 'tensorflow', 'jax')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_paper_config_sizes_and_its_run_folder():
+    from vitsd.config import recipe
+
+    assert book.paper_config("reference") == recipe("paper")
+    tiny = book.paper_config("tiny", epochs=3)
+    assert tiny.num_layers == 2 and tiny.pooling == "class_token" and tiny.epochs == 3
+    with pytest.raises(ValueError, match="SIZE must be one of"):
+        book.paper_config("huge")
+    a = book.run_folder("runs", "sl-vit", dataset="sample", size="paper-tiny", epochs=3,
+                        config=tiny)
+    b = book.run_folder("runs", "sl-vit", dataset="sample", size="paper-tiny", epochs=3,
+                        config=tiny.replace(stochastic_depth=0.0))
+    assert a.name == "sl-vit" and "paper-tiny-e3" in a.parent.name and a != b
+
+
+def test_run_card_notes_use_the_chapters_own_defaults():
+    env = {"backend": "tensorflow", "device": "CPU"}
+    card = book.run_card(environment=env, defaults={"EPOCHS": 100, "BATCH_SIZE": 128},
+                         DATASET="cifar100", EPOCHS=100, BATCH_SIZE=128, LIMIT=None, SEED=42,
+                         SIZE="reference")
+    assert not any("Reduced run" in n for n in card.notes)
+    card = book.run_card(environment=env, defaults={"EPOCHS": 100}, DATASET="cifar100",
+                         EPOCHS=50)
+    assert any("EPOCHS=50 instead of the defaults (EPOCHS=100)" in n for n in card.notes)

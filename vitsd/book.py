@@ -262,13 +262,16 @@ class RunCard:
         return data, {RECORD_KEY: {"run_card": _jsonable(self.as_dict())}}
 
 
-def run_card(runs=None, environment: dict | None = None, **parameters) -> RunCard:
+def run_card(runs=None, environment: dict | None = None, defaults: Mapping | None = None,
+             **parameters) -> RunCard:
     """The run card of a chapter: its parameters, the software and the device.
 
     Pass the chapter's parameters as keywords (``run_card(DATASET=DATASET, ...)``) and,
     in the training chapters, ``runs``: the run records used (``{name: record}`` or a
     list), as :func:`train_variant` returns them. ``environment`` defaults to
-    :func:`vitsd.train.environment` (imports Keras and the backend).
+    :func:`vitsd.train.environment` (imports Keras and the backend). ``defaults``
+    overrides entries of :data:`DEFAULTS` for a chapter whose own defaults differ
+    (chapter 8: 100 epochs, batch 128).
 
     The card adds notes when the outputs come from the synthetic ``sample`` dataset and
     when parameters differ from :data:`DEFAULTS` (a reduced run). It is displayed as an
@@ -282,10 +285,12 @@ def run_card(runs=None, environment: dict | None = None, **parameters) -> RunCar
     params = {k: _jsonable(v) for k, v in parameters.items()}
     run_list = [] if runs is None else list(runs.values() if isinstance(runs, Mapping) else runs)
     summaries = [_run_summary(r) for r in run_list]
-    return RunCard(params, dict(environment), summaries, _notes(params, summaries))
+    chapter_defaults = {**DEFAULTS, **(defaults or {})}
+    return RunCard(params, dict(environment), summaries,
+                   _notes(params, summaries, chapter_defaults))
 
 
-def _notes(params: dict, runs: list) -> list:
+def _notes(params: dict, runs: list, defaults: Mapping = DEFAULTS) -> list:
     notes = []
     upper = {k.upper(): v for k, v in params.items()}
     datasets = {str(upper["DATASET"])} if "DATASET" in upper else set()
@@ -296,10 +301,10 @@ def _notes(params: dict, runs: list) -> list:
             "of coloured shapes, generated offline), not from CIFAR-100. They show what "
             "the code does; they say nothing about how well a ViT does on CIFAR-100."
         )
-    changed = [k for k in DEFAULTS if k in upper and k != "RUNS_DIR" and upper[k] != DEFAULTS[k]]
+    changed = [k for k in defaults if k in upper and k != "RUNS_DIR" and upper[k] != defaults[k]]
     if changed:
         now = ", ".join(f"{k}={upper[k]!r}" for k in changed)
-        default = ", ".join(f"{k}={DEFAULTS[k]!r}" for k in changed)
+        default = ", ".join(f"{k}={defaults[k]!r}" for k in changed)
         notes.append(
             f"Reduced run: {now} instead of the defaults ({default}). Run the notebook "
             "with its default parameters for the full experiment."
@@ -386,13 +391,29 @@ def config_for(size: str, **overrides):
     return base.replace(**overrides) if overrides else base
 
 
+#: Chapter 8 at ``SIZE == "tiny"``: the paper recipe with a CPU-sized model.
+PAPER_TINY = dict(projection_dim=32, num_layers=2, num_heads=2, key_dim=16, mlp_units=(64, 32))
+
+
+def paper_config(size: str, **overrides):
+    """The paper recipe (:func:`vitsd.config.recipe`) for ``SIZE`` (chapter 8):
+    ``"reference"`` is the recipe at full size, ``"tiny"`` shrinks the model to
+    :data:`PAPER_TINY` and keeps everything else."""
+    from vitsd.config import recipe
+
+    if size not in SIZES:
+        raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
+    base = recipe("paper") if size == "reference" else recipe("paper", **PAPER_TINY)
+    return base.replace(**overrides) if overrides else base
+
+
 def run_folder(runs_dir, model: str, *, dataset, size: str, epochs: int, limit=None,
-               batch_size: int | None = None, seed: int = 42) -> Path:
+               batch_size: int | None = None, seed: int = 42, config=None) -> Path:
     """The folder of one run:
     ``<runs_dir>/<dataset>-<size>-e<epochs>-<limit>-b<batch>-s<seed>-c<config>/<model>``.
 
     Every parameter that changes the run is in the name -- ``c<config>`` is a short
-    fingerprint of the configuration of ``size``, so that a changed default makes a new
+    fingerprint of the configuration of ``size`` (or of ``config``, when given), so that a changed default makes a new
     run instead of a clash with the old one -- and chapters 6 and 7 find each other's
     runs.
     """
@@ -401,11 +422,12 @@ def run_folder(runs_dir, model: str, *, dataset, size: str, epochs: int, limit=N
     from vitsd.config import model_switches
 
     model_switches(model)  # validates the name
-    if size not in SIZES:
-        raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
+    if config is None:
+        if size not in SIZES:
+            raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
+        config = config_for(size)
     name = Path(os.fspath(dataset)).name or "dataset"
     slug = re.sub(r"[^A-Za-z0-9_.]+", "_", name).strip("_") or "dataset"
-    config = config_for(size)
     batch = config.batch_size if batch_size is None else batch_size
     fingerprint = hashlib.sha256(
         json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
