@@ -278,7 +278,10 @@ def execute(notebook: Path, target: Path, params: dict, command: str, timeout: i
 def build_html(output: Path | None = None) -> float:
     """``jupyter-book build . -W`` (warnings are errors). Returns the seconds it took."""
     start = time.perf_counter()
-    cmd = [shutil.which("jupyter-book") or "jupyter-book", "build", str(ROOT), "-W", "--keep-going"]
+    # The jupyter-book beside this Python first (a venv that is not activated), then PATH.
+    beside = Path(sys.executable).parent / "jupyter-book"
+    exe = str(beside) if beside.is_file() else shutil.which("jupyter-book") or "jupyter-book"
+    cmd = [exe, "build", str(ROOT), "-W", "--keep-going"]
     if output is not None:
         cmd += ["--path-output", str(output)]
     print("$", shlex.join(cmd), flush=True)

@@ -46,6 +46,12 @@ DEFAULTS = {
     "RUNS_DIR": "runs/book",
 }
 
+#: Chapters whose real run differs from :data:`DEFAULTS` (chapter 8 trains the paper's
+#: recipe: 100 epochs, batch 128) and their extra parameters.
+CHAPTER_DEFAULTS = {
+    "08_going_further": {"EPOCHS": 100, "BATCH_SIZE": 128, "RESULTS_DIR": "../results"},
+}
+
 #: ``SIZE`` values: the reference configuration or a tiny one for CPUs.
 SIZES = ("reference", "tiny")
 
