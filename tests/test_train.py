@@ -221,3 +221,17 @@ def test_collect_records_finds_run_records_only(tmp_path, finished_run):
 
     found = collect_records(tmp_path)
     assert list(found) == ["a/b/run"] and found["a/b/run"]["test"] == record["test"]
+
+
+def test_cli_trains_the_paper_recipe_fast(tmp_path):
+    out = tmp_path / "paper"
+    result = _cli("train", "--recipe", "paper", "--fast", "--model", "conv-lsa", "--dataset",
+                  "sample", "--limit", "64", "--epochs", "1", "--batch-size", "32",
+                  "--set", "projection_dim=32", "--set", "num_layers=1", "--set", "num_heads=2",
+                  "--set", "key_dim=16", "--set", "mlp_units=[64,32]", "--quiet",
+                  "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = read_record(out)
+    assert record["config"]["pooling"] == "class_token" and record["config"]["augment"] == "strong"
+    assert record["config"]["label_smoothing"] == 0.1 and record["model"] == "conv-lsa"
+    assert record["status"] == "complete" and len(record["history"]["loss"]) == 1
