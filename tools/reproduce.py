@@ -3,6 +3,8 @@
     python tools/reproduce.py                      # CIFAR-100, needs network + a GPU
     python tools/reproduce.py --dataset cifar10 --only reference
     python tools/reproduce.py --dataset sample --epochs 2 --limit 500   # a dry run
+    python tools/reproduce.py --dataset ../shared/data/cifar10_jpeg_train.npz \
+        --name cifar10-jpeg                        # the CIFAR-10 JPEG split, 5,000 held out
 
 Trains, with the fast path (vitsd.speed.fast_config):
   * the reference preset (keras.io hyperparameters, 50 epochs): vit, spt, lsa, sl-vit;
@@ -31,6 +33,8 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, help="at most N images per split")
     parser.add_argument("--runs", default="runs", help="folder for full runs")
     parser.add_argument("--results", default="results", help="folder for run records")
+    parser.add_argument("--name", help="folder name for this dataset's runs and results "
+                        "(default: the dataset's name)")
     parser.add_argument("--no-fast", action="store_true", help="run as the reference code does")
     args = parser.parse_args(argv)
 
@@ -40,7 +44,7 @@ def main(argv=None):
     from vitsd.train import train
 
     data = load_dataset(args.dataset, limit=args.limit)
-    name = Path(args.dataset).name
+    name = args.name or Path(args.dataset).name
     results = Path(args.results) / name
     results.mkdir(parents=True, exist_ok=True)
     for preset in [args.only] if args.only else list(PLAN):
