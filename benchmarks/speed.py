@@ -26,7 +26,7 @@ import numpy as np
 from vitsd.config import recipe
 from vitsd.model import adapt_normalization, build_named
 from vitsd.speed import accelerator, fast_config
-from vitsd.train import _pipeline, compile_model, environment, uses_input_pipeline
+from vitsd.train import input_pipeline, compile_model, environment, uses_input_pipeline
 
 
 class _BatchClock(keras.callbacks.Callback):
@@ -57,7 +57,7 @@ def train_throughput(name, config, steps, warmup, repeats, reference_way):
                       metrics=["accuracy"], jit_compile="auto")
     clock = _BatchClock()
     if uses_input_pipeline(config):
-        model.fit(_pipeline(x, y, config, training=True), epochs=1, verbose=0,
+        model.fit(input_pipeline(x, y, config, training=True), epochs=1, verbose=0,
                   callbacks=[clock])
     else:
         model.fit(x.astype("float32"), y, batch_size=config.batch_size, epochs=1, verbose=0,

@@ -383,7 +383,7 @@ def variant_switches(name: str) -> tuple:
     if name not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {name!r}.")
     tokenizer, lsa = model_switches(name)
-    return (tokenizer is True or tokenizer == "spt"), bool(lsa)
+    return tokenizer == "spt", bool(lsa)
 
 
 def config_for(size: str, **overrides):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Model variants by command-line name: name -> (tokenizer, locality self-attention).
 #: The first four are the ablation of the SPT/LSA paper; the ``conv-*`` ones use the

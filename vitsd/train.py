@@ -342,8 +342,8 @@ def train(
 
     start = time.perf_counter()
     if uses_input_pipeline(config):
-        train_data = _pipeline(x_train, y_train, config, training=True)
-        validation = _pipeline(x_val, y_val, config, training=False) if len(x_val) else None
+        train_data = input_pipeline(x_train, y_train, config, training=True)
+        validation = input_pipeline(x_val, y_val, config, training=False) if len(x_val) else None
         fit_arrays = {"shuffle": False}  # the pipeline shuffles, reseeded every epoch
     else:
         train_data = x_train
@@ -399,7 +399,9 @@ def evaluate(run_dir, verbose: int | str = "auto", data=None) -> dict:
     return _evaluate(net, data.x_test, data.y_test, config, verbose)
 
 
-def _pipeline(x, y, config: Config, training: bool):
+def input_pipeline(x, y, config: Config, training: bool):
+    """The tf.data batches :func:`train` feeds for ``config`` (chapter 8): labels one-hot
+    when ``config.soft_labels``; augmentation and mixing only when ``training``."""
     from vitsd.pipeline import make_dataset
 
     return make_dataset(x, y, config, config.num_classes, training=training,
@@ -408,7 +410,7 @@ def _pipeline(x, y, config: Config, training: bool):
 
 def _evaluate(net, x, y, config: Config, verbose) -> dict:
     if config.soft_labels:
-        result = net.evaluate(_pipeline(x, y, config, training=False), verbose=verbose)
+        result = net.evaluate(input_pipeline(x, y, config, training=False), verbose=verbose)
     else:
         result = net.evaluate(x, y, batch_size=config.batch_size, verbose=verbose)
     loss, top1, top5 = result
