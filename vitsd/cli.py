@@ -59,15 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vit, spt (shifted patch tokenization only), lsa (locality "
                         "self-attention only) or sl-vit (both); default sl-vit")
     t.add_argument("--dataset", default="sample",
-                   help="cifar100, cifar10, sample (built in, offline) or an image folder "
+                   help="cifar100, cifar10, cifar10-jpeg (the JPEG archive in $VITSD_DATA "
+                        "or shared/data), sample (built in, offline) or an image folder "
                         "<root>/<class>/*; default sample")
     t.add_argument("--epochs", type=_positive, help="default 50")
     t.add_argument("--limit", type=_positive, help="at most N images per split, stratified")
     t.add_argument("--batch-size", type=_positive, help="default 256")
     t.add_argument("--seed", type=_non_negative, help="default 42")
-    t.add_argument("--recipe", choices=["reference", "paper"], default="reference",
-                   help="hyperparameter preset: the keras.io reference (default) or the "
-                        "paper's training recipe (chapter 8)")
+    t.add_argument("--recipe", choices=["reference", "cpu", "paper"], default="reference",
+                   help="hyperparameter preset: the keras.io reference (default), a ViT "
+                        "sized for a CPU (chapter 6), or the paper's training recipe "
+                        "(chapter 8)")
     t.add_argument("--fast", action="store_true",
                    help="run fast on this machine: augmentation in the input pipeline, and "
                         "on a GPU bfloat16 + XLA (vitsd.speed.fast_config)")

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 #: The names :func:`load_dataset` accepts besides a folder path.
-DATASETS = ("sample", "cifar100", "cifar10")
+DATASETS = ("sample", "cifar100", "cifar10", "cifar10-jpeg")
+
+#: File name of the CIFAR-10 JPEG training split (``load_dataset("cifar10-jpeg")``).
+CIFAR10_JPEG = "cifar10_jpeg_train.npz"
 
 #: Classes of the built-in sample dataset, in label order.
 SAMPLE_CLASSES = (
@@ -149,10 +152,13 @@ def load_dataset(
         data = make_sample()
     elif lowered in ("cifar100", "cifar10"):
         data = _load_cifar(lowered, cache_dir)
+    elif lowered == "cifar10-jpeg":
+        data = load_jpeg_archive(find_cifar10_jpeg())
+        data.name = "cifar10-jpeg"
     elif os.path.isdir(key):
         data = _load_folder(key, seed)
     elif key.endswith(".npz") and os.path.isfile(key):
-        data = load_jpeg_archive(key, seed=seed)
+        data = load_jpeg_archive(key)
     elif os.path.exists(key):
         raise DatasetError(
             f"{key!r} is a file, not a folder. An image dataset is a folder laid out "
@@ -171,11 +177,55 @@ def load_dataset(
     return data
 
 
-#: Images held out of a JPEG archive as its test split (stratified).
+#: Images held out of a JPEG archive as its test split (stratified), and the seed that
+#: draws them: fixed, so that runs with different seeds are scored on the same images.
 JPEG_HOLDOUT = 5000
+JPEG_HOLDOUT_SEED = 42
 
 
-def load_jpeg_archive(path, holdout: int = JPEG_HOLDOUT, seed: int = 42) -> Dataset:
+def find_cifar10_jpeg() -> str:
+    """The path of the CIFAR-10 JPEG archive (:data:`CIFAR10_JPEG`).
+
+    Looked for in ``$VITSD_DATA`` (a folder), then in ``shared/data/`` beside any
+    parent folder of the working directory or of this package (where the project's
+    machines keep it). Raises :class:`DatasetError` saying where to put it.
+    """
+    places = []
+    if os.environ.get("VITSD_DATA"):
+        places.append(os.path.join(os.environ["VITSD_DATA"], CIFAR10_JPEG))
+    for start in (os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
+        folder = os.path.abspath(start)
+        while True:
+            places.append(os.path.join(folder, "shared", "data", CIFAR10_JPEG))
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    for path in places:
+        if os.path.isfile(path):
+            return path
+    raise DatasetError(
+        f"the CIFAR-10 JPEG archive {CIFAR10_JPEG} was not found: set VITSD_DATA to the "
+        "folder that holds it (or keep it in shared/data/ beside the checkout). Without "
+        'it, use dataset "cifar10" (downloads) or "sample" (built in, offline).'
+    )
+
+
+def training_fraction(data: Dataset, fraction: float, seed: int = 0) -> Dataset:
+    """``data`` with a stratified ``fraction`` of its training images and the *whole*
+    test split (chapter 6's dataset-size experiment). ``fraction == 1`` keeps all."""
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) \
+            or not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}.")
+    if fraction == 1:
+        return data
+    x, y = stratified_subset(data.x_train, data.y_train,
+                             max(1, round(fraction * len(data.y_train))), seed)
+    return Dataset(data.name, x, y, data.x_test, data.y_test, list(data.class_names))
+
+
+def load_jpeg_archive(path, holdout: int = JPEG_HOLDOUT,
+                      seed: int = JPEG_HOLDOUT_SEED) -> Dataset:
     """A dataset from an ``.npz`` of concatenated JPEG files (chapter 8).
 
     The archive holds ``jpeg`` (uint8, all files concatenated), ``offsets`` (image ``i``

@@ -8,6 +8,7 @@ module builds a ``tf.data`` pipeline that yields ``(images, labels)`` batches:
 
     shuffle -> batch -> [flip, RandAugment, random erasing]     (config.augment == "strong")
                      -> [flip, rotation, zoom]                  (config.augment == "pipeline")
+                     -> [pad-and-crop, flip]                    (config.augment == "crop")
                      -> [CutMix or MixUp, one of the two per batch]  (an alpha > 0)
                      -> prefetch
 
@@ -46,6 +47,60 @@ def reference_augmentation(config) -> keras.layers.Pipeline:
     from vitsd.model import augmentation_layers
 
     return keras.layers.Pipeline(augmentation_layers(config), name="reference_augmentation")
+
+
+class RandomPadCrop:
+    """Pad every image by ``padding`` pixels of zeros, then crop a random window of the
+    original size from it, independently per image (chapter 6).
+
+    This is the standard CIFAR augmentation (``torchvision``'s
+    ``RandomCrop(32, padding=4)``): a shift of up to ``padding`` pixels in each
+    direction, whole pixels only, the uncovered border black. Offsets are drawn from a
+    seeded TensorFlow random generator, one pair per image, so two images of a batch
+    (almost always) move differently. A ``tf.data`` map function on ``(B, H, W, C)``
+    batches; it keeps the dtype.
+    """
+
+    def __init__(self, padding: int = 4, seed: int | None = None):
+        if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) \
+                or padding < 0:
+            raise ValueError(f"padding must be a non-negative integer, got {padding!r}.")
+        self.padding = int(padding)
+        self._rng = (tf.random.Generator.from_non_deterministic_state() if seed is None
+                     else tf.random.Generator.from_seed(seed))
+
+    def offsets(self, batch: int):
+        """``(batch, 2)`` int32 (row, column) corners in the padded image, each in
+        ``0..2 * padding``."""
+        return self._rng.uniform((batch, 2), 0, 2 * self.padding + 1, dtype=tf.int32)
+
+    def __call__(self, images):
+        if self.padding == 0:
+            return images
+        p = self.padding
+        shape = tf.shape(images)
+        height, width = shape[1], shape[2]
+        corners = self.offsets(shape[0])
+        padded = tf.pad(images, [[0, 0], [p, p], [p, p], [0, 0]])
+        rows = corners[:, :1] + tf.range(height)[None, :]  # (B, H)
+        cols = corners[:, 1:] + tf.range(width)[None, :]  # (B, W)
+        out = tf.gather(padded, rows, axis=1, batch_dims=1)  # (B, H, W + 2p, C)
+        return tf.gather(out, cols, axis=2, batch_dims=1)  # (B, H, W, C)
+
+
+def crop_augmentation(config):
+    """Random pad-and-crop (:class:`RandomPadCrop`, ``config.crop_padding`` pixels)
+    then a random flip, per image: the cheap standard CIFAR augmentation of the CPU
+    preset (``config.augment == "crop"``). A function of a batch of images."""
+    crop = RandomPadCrop(config.crop_padding, seed=config.seed + 5)
+    flip = (keras.layers.RandomFlip(config.flip, seed=config.seed, dtype="float32",
+                                    name="flip") if config.flip != "none" else None)
+
+    def augment(images, training=True):
+        images = crop(images)
+        return flip(images, training=training) if flip is not None else images
+
+    return augment
 
 
 def strong_augmentation(config) -> keras.layers.Pipeline:
@@ -272,9 +327,9 @@ def make_dataset(
     dataset = dataset.batch(config.batch_size).map(encode, num_parallel_calls=AUTOTUNE)
     if training:
         parallel = None if deterministic else AUTOTUNE
-        if config.augment in ("strong", "pipeline"):
-            augment = (strong_augmentation(config) if config.augment == "strong"
-                       else reference_augmentation(config))
+        if config.augment in ("strong", "pipeline", "crop"):
+            augment = {"strong": strong_augmentation, "pipeline": reference_augmentation,
+                       "crop": crop_augmentation}[config.augment](config)
             dataset = dataset.map(
                 lambda images, labels: (augment(images, training=True), labels),
                 num_parallel_calls=parallel,

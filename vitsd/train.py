@@ -108,7 +108,7 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | Non
 def uses_input_pipeline(config: Config) -> bool:
     """Whether training data goes through :mod:`vitsd.pipeline` (tf.data) rather than
     Keras' own array adapter: for augmentation outside the model or soft labels."""
-    return config.augment in ("strong", "pipeline") or config.soft_labels
+    return config.augment in ("strong", "pipeline", "crop") or config.soft_labels
 
 
 def applied_learning_rate(schedule, step: int) -> float:
@@ -430,6 +430,11 @@ def _previous_record(out: Path, identity: dict):
         previous = read_record(out)
     except json.JSONDecodeError as err:
         raise RunFolderError(f"{path} is not valid JSON ({err}); delete the folder or choose another --out.") from err
+    previous = dict(previous)
+    try:  # a record written before a Config field existed holds that field's default
+        previous["config"] = Config.from_dict(previous.get("config", {})).to_dict()
+    except (TypeError, ValueError):
+        pass
     mismatched = [k for k in identity if previous.get(k) != identity[k]]
     if mismatched:
         raise RunFolderError(
