@@ -235,3 +235,18 @@ def test_cli_trains_the_paper_recipe_fast(tmp_path):
     assert record["config"]["pooling"] == "class_token" and record["config"]["augment"] == "strong"
     assert record["config"]["label_smoothing"] == 0.1 and record["model"] == "conv-lsa"
     assert record["status"] == "complete" and len(record["history"]["loss"]) == 1
+
+
+def test_on_jax_the_reference_augmentation_runs_in_the_input_pipeline():
+    """Inside a JAX model, RandomRotation/RandomZoom cost ~20 s a batch on a CPU: on JAX
+    the same layers move into tf.data; on TensorFlow the model keeps them."""
+    from vitsd.model import build_named
+    from vitsd.train import backend_defaults
+
+    config = backend_defaults(Config(**{**TINY, "rotation": 0.1, "zoom": 0.1}))
+    layer_names = {layer.name for layer in build_named("vit", config).layers}
+    if keras.backend.backend() == "jax":
+        assert config.augment == "pipeline" and "augmentation" not in layer_names
+    else:
+        assert config.augment == "reference" and "augmentation" in layer_names
+    assert backend_defaults(config.replace(augment="strong")).augment == "strong"

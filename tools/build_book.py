@@ -67,7 +67,7 @@ OFFLINE = {
 
 #: Environment of the executing kernels: no TensorFlow C++ INFO/WARNING lines, no
 #: oneDNN banner (both are printed to stderr on import otherwise).
-KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
 #: Environment variable under which the injected parameters apply on re-execution.
 REPLAY_VARIABLE = "VITSD_BOOK_REPLAY"

@@ -74,13 +74,18 @@ VARIANTS = ("vit", "spt", "lsa", "sl-vit")
 def setup(dpi: int = 100) -> None:
     """Prepare the running notebook: ``matplotlib`` figures display as PNG images, and
     TensorFlow's C++ INFO/WARNING lines are hidden (``TF_CPP_MIN_LOG_LEVEL=2`` unless
-    already set; it must happen before the backend is imported).
+    already set; it must happen before the backend is imported), including the
+    start-up lines it writes before its logging starts (:mod:`vitsd.quiet` imports
+    Keras and its backend here, with standard error silenced).
 
     vitsd's plotting functions return :class:`matplotlib.figure.Figure` objects without
     going through ``pyplot``, so IPython has no image formatter for them until one is
     registered here. Outside IPython this only sets the environment variable.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from vitsd.quiet import import_keras_quietly
+
+    import_keras_quietly()
     shell = _ipython()
     if shell is None:
         return

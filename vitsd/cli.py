@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # Imported late so that --help and argument errors are instant.
+    from vitsd.quiet import import_keras_quietly
+
+    import_keras_quietly()
     from vitsd.data import DatasetError
     from vitsd.train import RunFolderError, evaluate, train
 

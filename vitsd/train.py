@@ -111,6 +111,17 @@ def uses_input_pipeline(config: Config) -> bool:
     return config.augment in ("strong", "pipeline", "crop") or config.soft_labels
 
 
+def backend_defaults(config: Config) -> Config:
+    """``config`` adjusted to run well on the current backend, without changing what
+    is learned. On JAX, the reference augmentation (flip, rotation, zoom) moves from
+    inside the model into the tf.data input pipeline (``augment="pipeline"``, the same
+    layers and factors): inside a JAX model, Keras' RandomRotation and RandomZoom cost
+    about 20 s per batch of 64 on a CPU, against about 0 s in tf.data."""
+    if config.augment == "reference" and keras.backend.backend() == "jax":
+        return config.replace(augment="pipeline")
+    return config
+
+
 def applied_learning_rate(schedule, step: int) -> float:
     """The learning rate a schedule (or constant) gives at optimizer step ``step``."""
     value = schedule(step) if callable(schedule) else schedule
@@ -276,6 +287,7 @@ def train(
                  {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items()
                  if v is not None}
     config = config.replace(**overrides)
+    config = backend_defaults(config)
     out = Path(out)
 
     if data is None:
