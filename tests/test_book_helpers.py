@@ -339,3 +339,85 @@ def test_run_card_notes_use_the_chapters_own_defaults():
     card = book.run_card(environment=env, defaults={"EPOCHS": 100}, DATASET="cifar100",
                          EPOCHS=50)
     assert any("EPOCHS=50 instead of the defaults (EPOCHS=100)" in n for n in card.notes)
+
+
+# ------------------------------------------------------ published: load, else train
+def _summary_record(model, seed, top1, top5=0.9, seconds=600.0):
+    return {"model": model, "config": {"seed": seed}, "test": {"top1": top1, "top5": top5},
+            "parameters": {"total": 1000}, "timing": {"train_seconds": seconds}}
+
+
+def test_seed_summary_gives_mean_and_half_range_per_variant():
+    runs = {"sl-vit": [_summary_record("sl-vit", 1, 0.66), _summary_record("sl-vit", 2, 0.64)],
+            "vit": [_summary_record("vit", 1, 0.60), _summary_record("vit", 2, 0.61)]}
+    rows = book.seed_summary(runs)
+    assert [r["model"] for r in rows] == ["vit", "sl-vit"]  # the book's order
+    vit, sl = rows
+    assert vit["top-1 mean"] == pytest.approx(60.5) and vit["± spread"] == pytest.approx(0.5)
+    assert sl["top-1 mean"] == pytest.approx(65.0) and sl["± spread"] == pytest.approx(1.0)
+    assert sl["top-1 per seed"] == "66.00 / 64.00" and sl["seeds"] == "1, 2"
+    assert sl["train minutes"] == pytest.approx(10.0)
+    assert "larger than the seed-to-seed spread" in book.compare(rows, "sl-vit", "vit")
+    close = {"vit": runs["vit"], "lsa": [_summary_record("lsa", 1, 0.615),
+                                         _summary_record("lsa", 2, 0.595)]}
+    sentence = book.compare(book.seed_summary(close), "lsa", "vit")
+    assert "-0.00 points" in sentence or "+0.00" in sentence or "within" in sentence
+    assert "do not separate" in sentence
+
+
+@pytest.fixture
+def published_site(tmp_path, monkeypatch):
+    """A tiny run published as ``cpu-vit-s3`` of dataset 'sample' in a temporary site."""
+    from vitsd import published
+    from vitsd.config import Config
+    from vitsd.data import load_dataset
+    from vitsd.train import train
+
+    tiny = dict(book.TINY, num_layers=1, projection_dim=16, key_dim=8, mlp_units=(32, 16),
+                epochs=1)
+    data = load_dataset("sample", limit=200)
+    train("vit", out=tmp_path / "run", config=Config(**tiny), data=data, verbose=0)
+    monkeypatch.setattr(published, "MANIFEST", tmp_path / "published.json")
+    monkeypatch.setattr(published, "RESULTS_DIR", tmp_path / "results")
+    published.publish_run(tmp_path / "run", "cpu-vit-s3", "sample")
+    return tmp_path, data
+
+
+def test_variant_runs_loads_what_is_published_and_trains_only_when_asked(published_site,
+                                                                         monkeypatch):
+    tmp_path, data = published_site
+    calls = []
+    monkeypatch.setattr(book, "train_variant", lambda model, **kw: calls.append(model) or
+                        {"model": model, "book": {"run_dir": "x", "reused": False}})
+    assert book.published_seeds("vit", dataset="sample", size="cpu") == [3]
+    runs = book.variant_runs("vit", dataset="sample", size="cpu", epochs=1)
+    assert calls == [] and len(runs) == 1
+    assert runs[0]["book"] == {"source": "published", "name": "cpu-vit-s3", "reused": True}
+    model = book.variant_model(runs[0])
+    assert model.predict(data.x_test[:4], verbose=0).shape == (4, len(data.class_names))
+    # asked to train, or nothing published for that model/size: train
+    assert book.variant_runs("vit", dataset="sample", size="cpu", epochs=1, train=True)[0][
+        "book"]["source"] == "trained"
+    book.variant_runs("sl-vit", dataset="sample", size="cpu", epochs=1)
+    book.variant_runs("vit", dataset="sample", size="tiny", epochs=1)
+    assert calls == ["vit", "sl-vit", "vit"]
+
+
+def test_load_data_falls_back_to_keras_cifar10_without_the_jpeg_archive(monkeypatch, capsys):
+    from vitsd import data as data_module
+
+    seen = []
+
+    def fake_load(name, limit=None, seed=42, **kw):
+        seen.append(name)
+        if name == "cifar10-jpeg":
+            raise data_module.DatasetError("not found")
+        return name
+
+    monkeypatch.setattr(data_module, "load_dataset", fake_load)
+    assert book.load_data("cifar10-jpeg") == "cifar10"
+    assert seen == ["cifar10-jpeg", "cifar10"] and "keras.datasets" in capsys.readouterr().out
+    with pytest.raises(data_module.DatasetError):
+        monkeypatch.setattr(data_module, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(
+            data_module.DatasetError("nope")))
+        book.load_data("cifar100")

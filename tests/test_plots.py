@@ -404,3 +404,39 @@ def test_plot_time_to_accuracy_uses_cumulative_minutes():
     np.testing.assert_allclose(lines[1].get_ydata(), [0.15, 0.25])
     with pytest.raises(ValueError, match="epoch_seconds"):
         plot_time_to_accuracy({"x": {"history": {}}})
+
+
+# ------------------------------------------------------- dataset size, confusion
+def _size_record(model, train, top1):
+    return {"model": model, "splits": {"train": train}, "test": {"top1": top1}}
+
+
+def test_dataset_size_plot_joins_each_models_mean_per_size():
+    records = [_size_record(m, n, acc) for m, n, acc in [
+        ("vit", 4000, 0.30), ("vit", 4000, 0.34), ("vit", 40000, 0.60),
+        ("sl-vit", 4000, 0.40), ("sl-vit", 40000, 0.64), ("sl-vit", 40000, 0.66)]]
+    fig = plots.plot_dataset_size(records)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["vit (mean)"].get_ydata(), [32.0, 60.0])
+    np.testing.assert_allclose(lines["sl-vit (mean)"].get_ydata(), [40.0, 65.0])
+    np.testing.assert_array_equal(lines["vit (mean)"].get_xdata(), [4000, 40000])
+    dots = sum(len(c.get_offsets()) for c in ax.collections)
+    assert dots == len(records)
+    with pytest.raises(ValueError, match="splits.train and test.top1"):
+        plots.plot_dataset_size([{"model": "vit", "test": {"top1": 0.1}}])
+
+
+def test_confusion_matrix_counts_like_a_loop():
+    rng = np.random.default_rng(0)
+    actual, predicted = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    expected = np.zeros((4, 4), int)
+    for a, p in zip(actual, predicted):
+        expected[a, p] += 1
+    np.testing.assert_array_equal(plots.confusion_matrix(actual, predicted, 4), expected)
+    fig = plots.plot_confusion_matrix(actual, predicted, list("abcd"))
+    image = fig.axes[0].get_images()[0].get_array()
+    np.testing.assert_allclose(image, expected / expected.sum(1, keepdims=True))
+    with pytest.raises(ValueError, match=r"predicted labels must be in \[0, 4\)"):
+        plots.confusion_matrix([0, 1], [0, 7], 4)

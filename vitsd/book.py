@@ -35,15 +35,18 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-#: The papermill parameters of every chapter and their defaults: the real thing.
+#: The papermill parameters of every chapter and their defaults: the real thing -- the
+#: project's published real-photo runs (CIFAR-10 photographs, the CPU-sized ViT of
+#: ``recipe("cpu")``, 10 epochs), loaded rather than retrained unless ``TRAIN``.
 DEFAULTS = {
-    "DATASET": "cifar100",
-    "EPOCHS": 50,
+    "DATASET": "cifar10-jpeg",
+    "EPOCHS": 10,
     "LIMIT": None,
-    "BATCH_SIZE": 256,
-    "SEED": 42,
-    "SIZE": "reference",
+    "BATCH_SIZE": 128,
+    "SEED": 1,
+    "SIZE": "cpu",
     "RUNS_DIR": "runs/book",
+    "TRAIN": False,
 }
 
 #: Chapters whose real run differs from :data:`DEFAULTS` (chapter 8 trains the paper's
@@ -52,8 +55,10 @@ CHAPTER_DEFAULTS = {
     "08_going_further": {"EPOCHS": 100, "BATCH_SIZE": 128, "RESULTS_DIR": "../results"},
 }
 
-#: ``SIZE`` values: the reference configuration or a tiny one for CPUs.
-SIZES = ("reference", "tiny")
+#: ``SIZE`` values: the reference configuration (keras.io, 21.8M parameters), the
+#: CPU-sized ViT of ``recipe("cpu")`` (the published runs), or a tiny one for the
+#: offline build on ``sample``.
+SIZES = ("reference", "cpu", "tiny")
 
 #: The tiny configuration: a ViT that trains on the ``sample`` dataset in seconds per
 #: epoch on a laptop CPU (32x32 inputs, 4x4 patches, 2 blocks of width 32).
@@ -312,15 +317,32 @@ def _notes(params: dict, runs: list, defaults: Mapping = DEFAULTS) -> list:
             "of coloured shapes, generated offline), not from CIFAR-100. They show what "
             "the code does; they say nothing about how well a ViT does on CIFAR-100."
         )
-    changed = [k for k in defaults if k in upper and k != "RUNS_DIR" and upper[k] != defaults[k]]
-    if changed:
-        now = ", ".join(f"{k}={upper[k]!r}" for k in changed)
-        default = ", ".join(f"{k}={defaults[k]!r}" for k in changed)
+    reduced = [k for k in defaults if k in upper and _smaller(k, upper[k], defaults[k])]
+    if reduced:
+        now = ", ".join(f"{k}={upper[k]!r}" for k in reduced)
+        default = ", ".join(f"{k}={defaults[k]!r}" for k in reduced)
         notes.append(
             f"Reduced run: {now} instead of the defaults ({default}). Run the notebook "
             "with its default parameters for the full experiment."
         )
     return notes
+
+
+def _smaller(name: str, value, default) -> bool:
+    """Whether parameter ``name`` at ``value`` makes a smaller run than ``default``."""
+    if value == default:
+        return False
+    if name == "EPOCHS":
+        return isinstance(value, int) and isinstance(default, int) and value < default
+    if name == "LIMIT":
+        return value is not None and (default is None or value < default)
+    if name == "SIZE":
+        return value == "tiny"
+    if name == "DATASET":
+        return value == "sample"
+    if name == "BATCH_SIZE":
+        return isinstance(value, int) and isinstance(default, int) and value < default
+    return False
 
 
 def _run_summary(record: Mapping) -> dict:
@@ -393,12 +415,16 @@ def variant_switches(name: str) -> tuple:
 
 def config_for(size: str, **overrides):
     """The :class:`~vitsd.config.Config` for ``SIZE``: ``"reference"`` (the keras.io
-    configuration, 21.8M parameters) or ``"tiny"`` (:data:`TINY`)."""
+    configuration, 21.8M parameters), ``"cpu"`` (``recipe("cpu")``, the published
+    runs) or ``"tiny"`` (:data:`TINY`)."""
     from vitsd.config import Config
+
+    from vitsd.config import recipe
 
     if size not in SIZES:
         raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
-    base = Config() if size == "reference" else Config(**TINY)
+    base = {"reference": Config, "tiny": lambda: Config(**TINY),
+            "cpu": lambda: recipe("cpu")}[size]()
     return base.replace(**overrides) if overrides else base
 
 
@@ -415,6 +441,7 @@ def paper_config(size: str, **overrides):
     if size not in SIZES:
         raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
     base = recipe("paper") if size == "reference" else recipe("paper", **PAPER_TINY)
+    # SIZE="cpu" runs the tiny paper model too: the full one trains at ~63 img/s here.
     return base.replace(**overrides) if overrides else base
 
 
@@ -470,6 +497,120 @@ def train_variant(model: str, *, dataset, size: str, epochs: int, limit=None,
                    batch_size=batch_size, seed=seed, config=config_for(size),
                    verbose=verbose, data=data)
     return {**record, "book": {"run_dir": folder.as_posix(), "reused": reused}}
+
+
+def load_data(dataset, limit=None, seed: int = 42):
+    """``vitsd.load_dataset(dataset, limit, seed)``, except that the CIFAR-10 JPEG
+    archive, where it is absent (Colab, a fresh machine), is replaced by CIFAR-10 from
+    ``keras.datasets`` (downloaded; its test split as hold-out), with a printed note."""
+    from vitsd.data import DatasetError, load_dataset
+
+    try:
+        return load_dataset(dataset, limit=limit, seed=seed)
+    except DatasetError:
+        if str(dataset) != "cifar10-jpeg":
+            raise
+        print("The CIFAR-10 JPEG archive is not on this machine: using CIFAR-10 from "
+              "keras.datasets instead (its official test split as the hold-out).")
+        return load_dataset("cifar10", limit=limit, seed=seed)
+
+
+def published_name(model: str, size: str, seed: int) -> str:
+    """The name under which :mod:`vitsd.published` keeps the run of ``model`` at
+    ``SIZE`` and ``SEED``, e.g. ``"cpu-sl-vit-s1"`` (``tools/campaign.py`` names)."""
+    return f"{size}-{model}-s{seed}"
+
+
+def published_seeds(model: str, *, dataset, size: str, manifest_path=None) -> list:
+    """The seeds of ``model`` published for ``DATASET`` and ``SIZE``, sorted."""
+    from vitsd.published import published_runs
+
+    prefix = f"{size}-{model}-s"
+    return sorted(int(name[len(prefix):]) for name in published_runs(str(dataset), manifest_path)
+                  if name.startswith(prefix) and name[len(prefix):].isdigit())
+
+
+def variant_runs(model: str, *, dataset, size: str, epochs: int, limit=None,
+                 batch_size: int | None = None, seed: int = 42, runs_dir="runs/book",
+                 train: bool = False, verbose="auto", data=None) -> list:
+    """The run records of one variant for chapters 6-8: **load, else train**.
+
+    Unless ``train`` is true, the runs published for ``dataset`` and ``size`` (every
+    seed, see :mod:`vitsd.published`) are loaded; with ``train``, or when none is
+    published, one run is trained (or resumed) with :func:`train_variant`. Each record
+    gets a ``"book"`` entry: ``source`` (``"published"`` or ``"trained"``), ``name``,
+    and for trained runs ``run_dir`` and ``reused``.
+    """
+    from vitsd.published import load_record
+
+    seeds = [] if train or limit is not None else published_seeds(
+        model, dataset=dataset, size=size)
+    if seeds:
+        runs = []
+        for s in seeds:
+            name = published_name(model, size, s)
+            record = load_record(name, str(dataset))
+            runs.append({**record, "book": {"source": "published", "name": name,
+                                            "reused": True}})
+        return runs
+    record = train_variant(model, dataset=dataset, size=size, epochs=epochs, limit=limit,
+                           batch_size=batch_size, seed=seed, runs_dir=runs_dir,
+                           verbose=verbose, data=data)
+    record["book"].update(source="trained", name=f"{model} (trained here)")
+    return [record]
+
+
+def variant_model(record: Mapping):
+    """The trained Keras model behind a record from :func:`variant_runs`: the published
+    weights, or the run folder's ``model.keras``."""
+    book_info = record.get("book") or {}
+    if book_info.get("source") == "published":
+        from vitsd.published import load_model
+
+        return load_model(book_info["name"], record["dataset"]["name"])[0]
+    from vitsd.model import load_model
+
+    return load_model(Path(book_info["run_dir"]) / "model.keras")
+
+
+def seed_summary(runs: Mapping) -> list:
+    """Rows of chapter 6's results table: one per variant (``runs``: ``{model: [record,
+    ...]}``), the hold-out top-1 and top-5 of each seed, their mean and spread (half the
+    range between the best and the worst seed), parameters and training minutes."""
+    order = {m: i for i, m in enumerate(VARIANTS)}
+    rows = []
+    for model in sorted(runs, key=lambda m: order.get(m, len(order))):
+        records = runs[model]
+        top1 = [r["test"]["top1"] for r in records]
+        top5 = [r["test"]["top5"] for r in records]
+        minutes = [(r.get("timing") or {}).get("train_seconds", 0.0) / 60 for r in records]
+        rows.append({
+            "model": model,
+            "seeds": ", ".join(str(r["config"]["seed"]) for r in records),
+            "top-1 per seed": " / ".join(f"{100 * v:.2f}" for v in top1),
+            "top-1 mean": 100 * sum(top1) / len(top1),
+            "± spread": 100 * (max(top1) - min(top1)) / 2,
+            "top-5 mean": 100 * sum(top5) / len(top5),
+            "parameters": (records[0].get("parameters") or {}).get("total"),
+            "train minutes": sum(minutes) / len(minutes),
+        })
+    return rows
+
+
+def compare(rows: list, better: str, worse: str) -> str:
+    """One sentence that compares two rows of :func:`seed_summary`, drawing only the
+    conclusion the seeds allow: a gap smaller than the two spreads together is called
+    within the seed-to-seed spread."""
+    by_model = {r["model"]: r for r in rows}
+    a, b = by_model[better], by_model[worse]
+    gap = a["top-1 mean"] - b["top-1 mean"]
+    noise = a["± spread"] + b["± spread"]
+    seeds = len(a["seeds"].split(", "))
+    verdict = ("larger than the seed-to-seed spread" if abs(gap) > noise else
+               "within the seed-to-seed spread, so these runs do not separate the two")
+    return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 (means over "
+            f"{seeds} seed{'s' if seeds != 1 else ''}); the spreads add up to {noise:.2f} "
+            f"points, so the gap is {verdict}.")
 
 
 def results_rows(records) -> list:

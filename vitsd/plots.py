@@ -642,3 +642,88 @@ def plot_results_table(rows, columns, title=None) -> Figure:
     if title:
         ax.set_title(title, fontsize="medium")
     return fig
+
+
+def plot_dataset_size(records, metric: str = "top1") -> Figure:
+    """Hold-out accuracy against the number of training images, one colour per model
+    (chapter 6: the dataset-size experiment).
+
+    ``records``: run records (a list, or a dict of them) of runs that differ in the size
+    of their training set -- the model is ``record["model"]``, the training images
+    ``record["splits"]["train"]``, the accuracy ``record["test"][metric]``. Each run is
+    a dot; a line joins each model's mean at every size. The x axis is logarithmic.
+    """
+    items = list(records.values()) if isinstance(records, Mapping) else list(records)
+    if not items:
+        raise ValueError("records is empty: pass the run records of the dataset-size runs.")
+    groups = {}
+    for rec in items:
+        try:
+            size = int(rec["splits"]["train"])
+            value = 100 * float(rec["test"][metric])
+        except (KeyError, TypeError) as err:
+            raise ValueError(
+                f"each record needs splits.train and test.{metric} (a finished run); "
+                f"missing {err}."
+            ) from None
+        groups.setdefault(str(rec.get("model")), {}).setdefault(size, []).append(value)
+    fig = Figure(figsize=(CHART[0] * 1.3, CHART[1] * 1.1), layout="constrained")
+    ax = fig.subplots()
+    for k, (model, by_size) in enumerate(groups.items()):
+        sizes = sorted(by_size)
+        for size in sizes:
+            ax.scatter([size] * len(by_size[size]), by_size[size], color=f"C{k}", s=18,
+                       alpha=0.7)
+        means = [float(np.mean(by_size[s])) for s in sizes]
+        ax.plot(sizes, means, color=f"C{k}", marker="o", label=f"{model} (mean)")
+    ax.set_xscale("log")
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel(f"hold-out {'top-1' if metric == 'top1' else metric} (%)")
+    ax.set_title("Accuracy against training-set size, equal optimizer steps",
+                 fontsize="medium")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(frameon=False, fontsize="small")
+    return fig
+
+
+def plot_confusion_matrix(actual, predicted, class_names, title=None) -> Figure:
+    """The confusion matrix of a classifier, rows the true class, columns the predicted
+    one, each row normalised to fractions of that class (chapter 7). The diagonal is the
+    per-class accuracy; the numbers are printed in the cells."""
+    n = len(class_names)
+    counts = confusion_matrix(actual, predicted, n)
+    rows = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, rows, out=np.zeros((n, n)), where=rows > 0)
+    fig = Figure(figsize=(0.55 * n + 2.2, 0.55 * n + 1.6), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if counts[i, j]:
+                ax.text(j, i, f"{fractions[i, j]:.2f}".lstrip("0"), ha="center",
+                        va="center", fontsize="x-small",
+                        color="white" if fractions[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), [str(c) for c in class_names], rotation=60, ha="right",
+                  fontsize="small")
+    ax.set_yticks(range(n), [str(c) for c in class_names], fontsize="small")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return fig
+
+
+def confusion_matrix(actual, predicted, num_classes: int) -> np.ndarray:
+    """``counts[i, j]``: how many images of class ``i`` were predicted as ``j``."""
+    actual = np.asarray(actual).ravel()
+    predicted = np.asarray(predicted).ravel()
+    if actual.shape != predicted.shape:
+        raise ValueError(f"actual and predicted must have the same length, got "
+                         f"{actual.size} and {predicted.size}.")
+    for name, values in (("actual", actual), ("predicted", predicted)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} labels must be in [0, {num_classes}), got "
+                             f"{values.min()}..{values.max()}.")
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (actual, predicted), 1)
+    return counts
