@@ -440,3 +440,12 @@ def test_confusion_matrix_counts_like_a_loop():
     np.testing.assert_allclose(image, expected / expected.sum(1, keepdims=True))
     with pytest.raises(ValueError, match=r"predicted labels must be in \[0, 4\)"):
         plots.confusion_matrix([0, 1], [0, 7], 4)
+
+
+def test_class_balance_bars_are_the_per_class_counts():
+    y_train, y_test = np.array([0, 0, 1, 2, 2, 2]), np.array([1, 2])
+    fig = plots.plot_class_balance(y_train, y_test, ["a", "b", "c"])
+    heights = [[p.get_height() for p in c] for c in fig.axes[0].containers]
+    assert heights == [[2, 1, 3], [0, 1, 1]]
+    with pytest.raises(ValueError, match=r"test labels must be in \[0, 3\)"):
+        plots.plot_class_balance(y_train, [5], ["a", "b", "c"])

@@ -727,3 +727,28 @@ def confusion_matrix(actual, predicted, num_classes: int) -> np.ndarray:
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(counts, (actual, predicted), 1)
     return counts
+
+
+def plot_class_balance(y_train, y_test, class_names, title=None) -> Figure:
+    """Images per class in the training and the test split, side by side (chapter 1)."""
+    n = len(class_names)
+    counts = {}
+    for split, labels in (("training", y_train), ("test", y_test)):
+        labels = np.asarray(labels).ravel()
+        if labels.size and (labels.min() < 0 or labels.max() >= n):
+            raise ValueError(f"{split} labels must be in [0, {n}), got "
+                             f"{labels.min()}..{labels.max()}.")
+        counts[split] = np.bincount(labels, minlength=n)
+    fig = Figure(figsize=(max(CHART[0], 0.45 * n + 1.5), CHART[1]), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(n)
+    for k, (split, values) in enumerate(counts.items()):
+        bars = ax.bar(x + (k - 0.5) * 0.4, values, width=0.4, label=split, color=f"C{k}")
+        if n <= 20:
+            ax.bar_label(bars, fontsize="x-small", padding=1)
+    ax.set_xticks(x, [str(c) for c in class_names], rotation=45 if n > 5 else 0,
+                  ha="right" if n > 5 else "center", fontsize="small")
+    ax.set_ylabel("images")
+    ax.set_title(title or "Images per class", fontsize="medium")
+    ax.legend(frameon=False, fontsize="small")
+    return fig
