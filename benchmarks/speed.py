@@ -2,11 +2,14 @@
 
     python benchmarks/speed.py                         # reference config, both builds
     python benchmarks/speed.py --recipe paper --models sl-vit
+    python benchmarks/speed.py --recipe cpu --steps 20 --repeats 5   # the book's runs
     KERAS_BACKEND=jax python benchmarks/speed.py       # e.g. on a GPU
 
 "reference way": the configuration as the keras.io code runs it -- float32, Keras'
 default compilation (``jit_compile="auto"``), the random augmentation layers inside
-the model, NumPy arrays into ``fit``. "fast path": :func:`vitsd.speed.fast_config` --
+the model, NumPy arrays into ``fit`` (for ``--recipe cpu``, whose pad-and-crop exists
+only in the input pipeline: the keras.io flip/rotation/zoom inside the model instead).
+"fast path": :func:`vitsd.speed.fast_config` --
 augmentation in the parallel tf.data pipeline, and on a GPU bfloat16 + XLA. Both train
 the same model on the same random images through one ``model.fit``; the first
 ``--warmup`` batches (tracing, compilation) are not timed, then the figure is the median
@@ -69,7 +72,7 @@ def train_throughput(name, config, steps, warmup, repeats, reference_way):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="reference", choices=["reference", "paper"])
+    parser.add_argument("--recipe", default="reference", choices=["reference", "cpu", "paper"])
     parser.add_argument("--models", nargs="+", default=["vit", "sl-vit"])
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--steps", type=int, default=3)
@@ -82,16 +85,20 @@ def main(argv=None):
     if args.batch_size:
         base = base.replace(batch_size=args.batch_size)
     fast = fast_config(base)
+    # The reference way augments inside the model, as keras.io does.
+    reference = base.replace(augment="reference") if base.augment in ("crop", "pipeline") \
+        else base
     env = environment()
     print(f"# vitsd speed | backend {env['backend']} {env['backend_version']} | keras "
           f"{env['keras']} | {env['device']} | accelerator: {accelerator() or 'none'}")
-    print(f"# recipe {args.recipe}, batch {base.batch_size}; fast path: augment={fast.augment}, "
+    print(f"# recipe {args.recipe}, batch {base.batch_size}; reference way: augment="
+          f"{reference.augment}; fast path: augment={fast.augment}, "
           f"precision={fast.precision}, jit_compile={fast.jit_compile}; median of "
           f"{args.repeats} x {args.steps} steps after {args.warmup} warmup steps")
     print(f"{'model':8} {'reference img/s':>16} {'fast img/s':>12} {'ratio':>7}")
     results = []
     for name in args.models:
-        ref = train_throughput(name, base, args.steps, args.warmup, args.repeats, True)
+        ref = train_throughput(name, reference, args.steps, args.warmup, args.repeats, True)
         quick = train_throughput(name, fast, args.steps, args.warmup, args.repeats, False)
         results.append({"model": name, "reference_images_per_second": ref,
                         "fast_images_per_second": quick, "ratio": quick / ref})

@@ -84,7 +84,7 @@ def test_run_card_shows_parameters_environment_and_sample_note():
     for expected in ("dataset", "sample", "epochs", "1500", "tensorflow 2.99", "CPU: Test CPU",
                      "keras", "3.99.0", "vitsd", "0.1.0", "model size", "tiny"):
         assert expected in text, expected
-    assert any("synthetic 'sample' dataset" in n and "not from CIFAR-100" in n for n in card.notes)
+    assert any("synthetic 'sample' dataset" in n and "not from real photographs" in n for n in card.notes)
     reduced = [n for n in card.notes if n.startswith("Reduced run")]
     assert len(reduced) == 1
     assert "DATASET='sample', EPOCHS=6, LIMIT=1500, BATCH_SIZE=64, SIZE='tiny'" in reduced[0]
@@ -421,3 +421,11 @@ def test_load_data_falls_back_to_keras_cifar10_without_the_jpeg_archive(monkeypa
         monkeypatch.setattr(data_module, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(
             data_module.DatasetError("nope")))
         book.load_data("cifar100")
+
+
+def test_example_index_prefers_a_horse_and_falls_back_to_the_first_image():
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(class_names=["cat", "horse"], y_train=np.array([0, 0, 1, 1]))
+    assert book.example_index(data) == 2
+    assert book.example_index(SimpleNamespace(class_names=["a"], y_train=np.array([0]))) == 0

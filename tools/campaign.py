@@ -152,6 +152,10 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown run(s) {unknown}; the plan has: {', '.join(sorted(names))}")
     runs_dir = Path(args.runs)
+    if args.action != "status":
+        from vitsd.quiet import import_keras_quietly
+
+        import_keras_quietly()
     if args.action == "status":
         print("\n".join(status(runs_dir)))
         return 0

@@ -314,8 +314,8 @@ def _notes(params: dict, runs: list, defaults: Mapping = DEFAULTS) -> list:
     if "sample" in datasets:
         notes.append(
             "These outputs come from the built-in synthetic 'sample' dataset (10 classes "
-            "of coloured shapes, generated offline), not from CIFAR-100. They show what "
-            "the code does; they say nothing about how well a ViT does on CIFAR-100."
+            "of coloured shapes, generated offline), not from real photographs. They show "
+            "what the code does; they say nothing about how well a ViT does on photos."
         )
     reduced = [k for k in defaults if k in upper and _smaller(k, upper[k], defaults[k])]
     if reduced:
@@ -513,6 +513,17 @@ def load_data(dataset, limit=None, seed: int = 42):
         print("The CIFAR-10 JPEG archive is not on this machine: using CIFAR-10 from "
               "keras.datasets instead (its official test split as the hold-out).")
         return load_dataset("cifar10", limit=limit, seed=seed)
+
+
+def example_index(data, prefer=("horse", "deer", "dog", "cat")) -> int:
+    """The index of the training image the chapters use as their running example: the
+    first image of the first class in ``prefer`` that the dataset has, else image 0."""
+    import numpy as np
+
+    for name in prefer:
+        if name in data.class_names:
+            return int(np.flatnonzero(data.y_train == data.class_names.index(name))[0])
+    return 0
 
 
 def published_name(model: str, size: str, seed: int) -> str:
