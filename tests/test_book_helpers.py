@@ -91,7 +91,7 @@ def test_run_card_shows_parameters_environment_and_sample_note():
     assert "SEED" not in reduced[0]  # unchanged parameters are not listed
     html = card._repr_html_()
     assert "Run card" in html and ">sample</td>" in html
-    assert "not from CIFAR-100" in html
+    assert "not from real photographs" in html
 
 
 def test_run_card_of_the_defaults_has_no_notes_and_says_all_images():
