@@ -77,10 +77,15 @@ class RandomPadCrop:
     def __call__(self, images):
         if self.padding == 0:
             return images
+        return self.crop(images, self.offsets(tf.shape(images)[0]))
+
+    def crop(self, images, corners):
+        """Pad ``images`` (``(B, H, W, C)``) and cut each at its ``corners[b]`` (row,
+        column in the padded image): the deterministic half of the augmentation."""
         p = self.padding
         shape = tf.shape(images)
         height, width = shape[1], shape[2]
-        corners = self.offsets(shape[0])
+        corners = tf.cast(corners, tf.int32)
         padded = tf.pad(images, [[0, 0], [p, p], [p, p], [0, 0]])
         rows = corners[:, :1] + tf.range(height)[None, :]  # (B, H)
         cols = corners[:, 1:] + tf.range(width)[None, :]  # (B, W)
