@@ -429,3 +429,22 @@ def test_example_index_prefers_a_horse_and_falls_back_to_the_first_image():
     data = SimpleNamespace(class_names=["cat", "horse"], y_train=np.array([0, 0, 1, 1]))
     assert book.example_index(data) == 2
     assert book.example_index(SimpleNamespace(class_names=["a"], y_train=np.array([0]))) == 0
+
+
+def test_compare_refuses_a_verdict_from_single_seeds():
+    rows = book.seed_summary({"vit": [_summary_record("vit", 1, 0.60)],
+                              "sl-vit": [_summary_record("sl-vit", 1, 0.58)]})
+    sentence = book.compare(rows, "sl-vit", "vit")
+    assert "-2.00 points" in sentence and "one seed" in sentence
+    assert "larger than" not in sentence and "no conclusion" in sentence
+
+
+def test_pick_examples_takes_right_and_wrong_images_from_different_classes():
+    actual = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    predicted = np.array([0, 0, 1, 0, 2, 1, 3, 3, 0, 0])
+    right, wrong = book.pick_examples(predicted, actual, per_kind=3)
+    assert np.all(predicted[right] == actual[right]) and np.all(predicted[wrong] != actual[wrong])
+    assert len(set(actual[right])) == 3 and right.tolist() == [0, 2, 4]
+    assert wrong.tolist() == [3, 5, 8]  # classes 1, 2, 4: one each
+    right, wrong = book.pick_examples(predicted, actual, per_kind=5)
+    assert len(right) == 5 and len(wrong) == 4  # only four wrong images exist

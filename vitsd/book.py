@@ -248,8 +248,9 @@ class RunCard:
             {"model": r["model"], "status": r["status"],
              "epochs": f"{r['epochs_completed']}/{r['epochs']}",
              "train seconds": r["train_seconds"],
-             "this execution": "reused a finished run" if r["reused"] else "trained",
-             "run folder": r["run_dir"]}
+             "this execution": ("loaded the published run" if r.get("source") == "published"
+                                else "reused a finished run" if r["reused"] else "trained"),
+             "run": r["run_dir"]}
             for r in self.runs
         ]
 
@@ -351,7 +352,8 @@ def _run_summary(record: Mapping) -> dict:
     limit = ds.get("limit")
     return {
         "model": record.get("model"),
-        "run_dir": book.get("run_dir"),
+        "run_dir": book.get("run_dir") or book.get("name"),
+        "source": book.get("source", "trained"),
         "reused": bool(book.get("reused")),
         "status": record.get("status"),
         "epochs_completed": record.get("epochs_completed"),
@@ -617,6 +619,10 @@ def compare(rows: list, better: str, worse: str) -> str:
     gap = a["top-1 mean"] - b["top-1 mean"]
     noise = a["± spread"] + b["± spread"]
     seeds = len(a["seeds"].split(", "))
+    if min(seeds, len(b["seeds"].split(", "))) < 2:
+        return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 from one seed "
+                "each: how much a seed alone moves the result is unknown, so these runs "
+                "support no conclusion about the two.")
     verdict = ("larger than the seed-to-seed spread" if abs(gap) > noise else
                "within the seed-to-seed spread, so these runs do not separate the two")
     return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 (means over "
@@ -649,6 +655,30 @@ def results_rows(records) -> list:
             "train seconds": (rec.get("timing") or {}).get("train_seconds"),
         })
     return rows
+
+
+def pick_examples(predicted, actual, per_kind: int = 4) -> tuple:
+    """Indices of up to ``per_kind`` images a model gets right and up to ``per_kind`` it
+    gets wrong (chapter 7), each from a different class where possible, in class order:
+    ``(right, wrong)``, deterministic."""
+    import numpy as np
+
+    predicted, actual = np.asarray(predicted), np.asarray(actual)
+    if predicted.shape != actual.shape:
+        raise ValueError(f"predicted and actual must have the same shape, got "
+                         f"{predicted.shape} and {actual.shape}.")
+    chosen = {True: [], False: []}
+    for correct in (True, False):
+        hits = np.flatnonzero((predicted == actual) == correct)
+        seen = set()
+        for i in hits:  # first pass: one image per class
+            if len(chosen[correct]) < per_kind and int(actual[i]) not in seen:
+                seen.add(int(actual[i]))
+                chosen[correct].append(int(i))
+        for i in hits:  # then fill up from any class
+            if len(chosen[correct]) < per_kind and int(i) not in chosen[correct]:
+                chosen[correct].append(int(i))
+    return np.array(sorted(chosen[True]), int), np.array(sorted(chosen[False]), int)
 
 
 def prediction_titles(predicted, actual, class_names) -> list:

@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Pin every chapter's Colab install cell and badge to one release of vitsd.
+
+    python tools/pin_release.py            # the version in pyproject.toml: v<version>
+    python tools/pin_release.py --check    # exit 1 if a chapter points elsewhere
+
+The release is set in one place, ``version`` in ``pyproject.toml``; the release
+process bumps it, tags the commit ``v<version>`` and runs this script, which rewrites
+
+* the hidden install cell of every chapter: ``%pip install ... git+<repo>@v<version>``;
+* the *Open in Colab* badge: ``.../blob/v<version>/book/<chapter>.ipynb``;
+* Colab's accelerator metadata of the training chapters (6, 7, 8: a GPU runtime), and
+  no accelerator for the others.
+
+``tests/test_book.py`` checks that all of them agree with ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+REPOSITORY = "github.com/vitsd/vitsd"
+#: Chapters that train (or load trained) models: Colab should offer a GPU runtime.
+GPU_CHAPTERS = ("06_training", "07_looking_inside", "08_going_further")
+
+INSTALL = re.compile(r"(%pip install --quiet git\+https://github\.com/vitsd/vitsd)(@[\w.\-]+)?")
+BADGE = re.compile(r"(https://colab\.research\.google\.com/github/vitsd/vitsd/blob/)([\w.\-]+)(/book/)")
+
+
+def release() -> str:
+    text = (ROOT / "pyproject.toml").read_text()
+    match = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
+    if not match:
+        raise SystemExit("pyproject.toml has no version = \"...\" line")
+    return f"v{match.group(1)}"
+
+
+def pinned(nb, tag: str, stem: str):
+    """``nb`` with its install cell, badge and Colab metadata pinned to ``tag``."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and INSTALL.search(cell.source):
+            cell.source = INSTALL.sub(rf"\g<1>@{tag}", cell.source)
+        if cell.cell_type == "markdown" and BADGE.search(cell.source):
+            cell.source = BADGE.sub(rf"\g<1>{tag}\g<3>", cell.source)
+    if stem in GPU_CHAPTERS:
+        nb.metadata["accelerator"] = "GPU"
+        nb.metadata["colab"] = {"gpuType": "T4", "provenance": []}
+    else:
+        nb.metadata.pop("accelerator", None)
+        nb.metadata.pop("colab", None)
+    return nb
+
+
+def targets(nb) -> set:
+    """Every version a chapter's install cell and badge point at."""
+    found = set()
+    for cell in nb.cells:
+        found |= {m.group(2).lstrip("@") if m.group(2) else "(unpinned)"
+                  for m in INSTALL.finditer(cell.source)}
+        found |= {m.group(2) for m in BADGE.finditer(cell.source)}
+    return found
+
+
+def main(argv=None) -> int:
+    import nbformat
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    tag = release()
+    bad = []
+    for path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if args.check:
+            if targets(nb) != {tag}:
+                bad.append(f"{path.name}: {sorted(targets(nb))}")
+            continue
+        nbformat.write(pinned(nb, tag, path.stem), path)
+        print(f"{path.name}: pinned to {tag}")
+    if bad:
+        print(f"chapters not pinned to {tag} (run python tools/pin_release.py):\n  "
+              + "\n  ".join(bad), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
