@@ -64,8 +64,8 @@ def _assignments(source: str, env: dict | None = None) -> dict:
     return {k: v for k, v in namespace.items() if k.isupper()}
 
 
-def test_there_are_nine_chapters_all_in_the_toc():
-    assert [p.stem[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(9)]
+def test_there_are_ten_chapters_all_in_the_toc():
+    assert [p.stem[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(10)]
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for c in toc["chapters"]]
     assert files == [f"book/{p.stem}" for p in CHAPTERS] + ["book/references"]

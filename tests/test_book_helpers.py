@@ -448,3 +448,21 @@ def test_pick_examples_takes_right_and_wrong_images_from_different_classes():
     assert wrong.tolist() == [3, 5, 8]  # classes 1, 2, 4: one each
     right, wrong = book.pick_examples(predicted, actual, per_kind=5)
     assert len(right) == 5 and len(wrong) == 4  # only four wrong images exist
+
+
+def test_chapter_timings_read_the_recorded_runs(tmp_path):
+    meta = {"vitsd": {"run": {"seconds": 12.5, "date": "2026-11-21",
+                              "parameters": {"DATASET": "cifar10-jpeg", "SIZE": "cpu",
+                                             "EPOCHS": 10},
+                              "environment": {"device": "CPU: X (2 cores)",
+                                              "backend": "tensorflow",
+                                              "backend_version": "2.21.0"}}}}
+    (tmp_path / "01_data.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
+    (tmp_path / "02_patches.ipynb").write_text(json.dumps({"metadata": {}, "cells": []}))
+    (tmp_path / "notes.ipynb").write_text("{}")
+    rows = book.chapter_timings(tmp_path)
+    assert [r["chapter"] for r in rows] == ["01_data", "02_patches"]
+    assert rows[0] == {"chapter": "01_data", "seconds": 12.5, "dataset": "cifar10-jpeg",
+                       "size": "cpu", "epochs": 10, "device": "CPU: X (2 cores)",
+                       "backend": "tensorflow 2.21.0", "date": "2026-11-21"}
+    assert rows[1]["seconds"] is None

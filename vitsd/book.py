@@ -700,6 +700,34 @@ def prediction_titles(predicted, actual, class_names) -> list:
     return titles
 
 
+def chapter_timings(folder=".") -> list:
+    """One row per chapter notebook in ``folder`` (``NN_*.ipynb``), read from the
+    ``metadata.vitsd.run`` that ``tools/build_book.py`` records: how long its recorded
+    execution took, on which device, with which dataset and model size (the "Running
+    this book" page)."""
+    rows = []
+    for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        except (OSError, ValueError):
+            continue
+        run = (meta.get("vitsd") or {}).get("run") or {}
+        params = run.get("parameters") or {}
+        env = run.get("environment") or {}
+        rows.append({
+            "chapter": path.stem,
+            "seconds": run.get("seconds"),
+            "dataset": params.get("DATASET"),
+            "size": params.get("SIZE"),
+            "epochs": params.get("EPOCHS"),
+            "device": env.get("device"),
+            "backend": " ".join(str(v) for v in (env.get("backend"),
+                                                 env.get("backend_version")) if v),
+            "date": run.get("date"),
+        })
+    return rows
+
+
 # ----------------------------------------------------------------------- records
 def record(**values) -> None:
     """Record key values of a chapter for the book's tests.
