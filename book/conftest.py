@@ -3,8 +3,9 @@
     pytest --nbval-lax book/ -p no:cacheprovider
 
 nbval runs every notebook of book/ in a fresh kernel (working directory: book/) and
-compares the outputs of the cells marked ``# NBVAL_CHECK_OUTPUT`` with the committed
-ones. The kernels inherit this process's environment, set here:
+compares the outputs of the cells tagged ``nbval-check-output`` (the cell tag nbval
+reads in place of a ``# NBVAL_CHECK_OUTPUT`` comment) with the committed ones. The
+kernels inherit this process's environment, set here:
 
 * ``VITSD_BOOK_REPLAY=1`` makes each notebook's hidden "injected-parameters" cell apply
   the parameters its committed outputs were produced with (see tools/build_book.py);

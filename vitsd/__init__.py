@@ -28,6 +28,8 @@ _EXPORTS = {
     # ``vitsd.train`` is the module (train, evaluate, read_record, ...): exporting its
     # function under the same name would be shadowed once the module is imported.
     "train": [],
+    # ``vitsd.budget``: tokens, parameters and multiply-adds counted by hand (chapter 5).
+    "budget": [],
     "explain": ["attention_scores", "attention_maps"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

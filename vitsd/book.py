@@ -14,7 +14,8 @@ teaching API of the package lives here, tested like the rest of it:
 * :func:`results_rows`, :func:`table` and :func:`prediction_titles` -- tables read
   from run records, captions of predictions;
 * :func:`record` and :func:`read_records` -- key values a chapter records in its
-  outputs (in the output metadata, invisible), read back by the book's tests.
+  outputs (in the metadata of an output that displays nothing), read back by the
+  book's tests.
 
 Every chapter has the same papermill parameters, with the defaults of :data:`DEFAULTS`:
 the real run (CIFAR-100, 50 epochs, the reference configuration). The offline build
@@ -732,15 +733,13 @@ def chapter_timings(folder=".") -> list:
 def record(**values) -> None:
     """Record key values of a chapter for the book's tests.
 
-    Displays one line of text and stores ``values`` (made JSON-ready: NumPy scalars and
-    arrays become numbers and lists) in the output's metadata under
-    :data:`RECORD_KEY`, where :func:`read_records` finds them in the executed notebook.
+    Stores ``values`` (made JSON-ready: NumPy scalars and arrays become numbers and
+    lists) in the metadata of one display output under :data:`RECORD_KEY`, where
+    :func:`read_records` finds them in the executed notebook. The output itself shows
+    nothing -- empty HTML and text -- in Jupyter and in the rendered book alike.
     """
-    stored = _jsonable(values)
-    text = "recorded for the book's tests: " + ", ".join(
-        f"{k}={json.dumps(v)}" for k, v in stored.items()
-    )
-    _display({"text/plain": text}, raw=True, metadata={RECORD_KEY: stored})
+    _display({"text/html": "", "text/plain": ""}, raw=True,
+             metadata={RECORD_KEY: _jsonable(values)})
 
 
 def read_records(notebook) -> dict:
