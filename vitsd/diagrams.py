@@ -23,8 +23,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from matplotlib.patches import FancyBboxPatch, Rectangle
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from vitsd.plots import _check_positive_int, _draw_grid, _show, to_display
 

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import os
 
-from vitsd.data.cifar import CIFAR10_CLASSES, CIFAR100_CLASSES
-from vitsd.data.cifar import _load_cifar
+from vitsd.data.cifar import CIFAR10_CLASSES, CIFAR100_CLASSES, _load_cifar
 from vitsd.data.dataset import Dataset, DatasetError
 from vitsd.data.folders import (
     FOLDER_IMAGE_SIZE,
@@ -47,7 +46,12 @@ from vitsd.data.jpeg import (
 
 # The sample's geometry and distance function stay importable from here, as when
 # vitsd.data was one module (the tests check the shapes' areas with them).
-from vitsd.data.sample import SAMPLE_CLASSES, _SAMPLE_GEOMETRY, _shape_distance, make_sample
+from vitsd.data.sample import (  # noqa: F401
+    _SAMPLE_GEOMETRY,
+    SAMPLE_CLASSES,
+    _shape_distance,
+    make_sample,
+)
 from vitsd.data.splits import (
     _check_limit,
     stratified_subset,

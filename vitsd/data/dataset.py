@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
 class DatasetError(RuntimeError):
     """A dataset could not be loaded; the message says why and what to do."""
 
