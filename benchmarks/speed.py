@@ -29,7 +29,7 @@ import numpy as np
 from vitsd.config import recipe
 from vitsd.model import adapt_normalization, build_named
 from vitsd.speed import accelerator, fast_config
-from vitsd.train import input_pipeline, compile_model, environment, uses_input_pipeline
+from vitsd.train import compile_model, environment, input_pipeline, uses_input_pipeline
 
 
 class _BatchClock(keras.callbacks.Callback):

@@ -71,7 +71,8 @@ def main(argv=None):
     env = environment()
     print(f"# vitsd throughput | backend {env['backend']} {env['backend_version']} | "
           f"keras {env['keras']} | {env['device']}")
-    print(f"# reference config: {config.image_size}x{config.image_size}, patch {config.patch_size}, "
+    print(f"# reference config: {config.image_size}x{config.image_size}, "
+          f"patch {config.patch_size}, "
           f"{config.num_layers} layers, batch {config.batch_size}; median of {args.repeats} x "
           f"{args.steps} steps after {args.warmup} warmup steps")
     print(f"{'model':8} {'params':>12} {'train img/s':>12} {'infer img/s':>12}")
@@ -83,8 +84,9 @@ def main(argv=None):
               f"{r['inference_images_per_second']:>12.1f}", flush=True)
     if len(results) == 2:
         a, b = results
-        print(f"# {b['model']} / {a['model']}: train x{b['train_images_per_second'] / a['train_images_per_second']:.2f}, "
-              f"inference x{b['inference_images_per_second'] / a['inference_images_per_second']:.2f}")
+        train = b["train_images_per_second"] / a["train_images_per_second"]
+        inference = b["inference_images_per_second"] / a["inference_images_per_second"]
+        print(f"# {b['model']} / {a['model']}: train x{train:.2f}, inference x{inference:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"environment": env, "config": config.to_dict(), "args": vars(args),

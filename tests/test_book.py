@@ -9,7 +9,6 @@ The committed outputs themselves are checked by re-execution with nbval::
 
 import hashlib
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -279,11 +278,15 @@ def test_clean_removes_papermill_metadata_and_noise_and_records_the_run():
     work = nbformat.v4.new_code_cell("print(1)")
     work.metadata["tags"] = []
     work.outputs = [
-        nbformat.v4.new_output("stream", name="stderr", text="W0000 00:00:1795265095.352320    9131 x.cc:12] y\n"),
+        nbformat.v4.new_output(
+            "stream", name="stderr", text="W0000 00:00:1795265095.352320    9131 x.cc:12] y\n"
+        ),
         nbformat.v4.new_output("stream", name="stdout", text="a\n"),
         nbformat.v4.new_output("stream", name="stdout", text="b\n"),
-        nbformat.v4.new_output("display_data", data={"text/plain": "card"},
-                               metadata={book.RECORD_KEY: {"run_card": {"environment": {"keras": "3"}}}}),
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "card"},
+            metadata={book.RECORD_KEY: {"run_card": {"environment": {"keras": "3"}}}},
+        ),
     ]
     nb.cells = [params, injected, work]
     kept = build_book.clean(nb, {"DATASET": "sample"}, "python tools/build_book.py", 12.34)
@@ -303,7 +306,9 @@ def test_clean_removes_papermill_metadata_and_noise_and_records_the_run():
 
 # ------------------------------------------------------------- executed chapters
 def _digest(folder: Path) -> dict:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.ipynb"))}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.ipynb"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +340,8 @@ def test_every_chapter_ran_cleanly_with_the_test_parameters(executed):
     for path in sorted(out.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         run = nb.metadata["vitsd"]["run"]
-        assert run["parameters"]["DATASET"] == "sample" and run["parameters"]["EPOCHS"] == TEST_EPOCHS
+        assert run["parameters"]["DATASET"] == "sample"
+        assert run["parameters"]["EPOCHS"] == TEST_EPOCHS
         card = book.read_records(nb)["run_card"]
         assert card["parameters"]["DATASET"] == "sample"
         assert any("synthetic 'sample' dataset" in n for n in card["notes"])

@@ -59,7 +59,8 @@ def test_table_formats_numbers_and_renders_text_and_html():
     assert lines[3].split() == ["vit", "21,759,019", "0.53", "yes", "–"]
     assert lines[4].split() == ["<sl-vit>", "7", "0.56", "no", "x"]
     # numbers are right-aligned under their header
-    assert lines[3].index("21,759,019") + len("21,759,019") == lines[1].index("parameters") + len("parameters")
+    right_edge = lines[1].index("parameters") + len("parameters")
+    assert lines[3].index("21,759,019") + len("21,759,019") == right_edge
     html = t._repr_html_()
     assert "<caption>Results</caption>" in html and "&lt;sl-vit&gt;" in html
     assert html.count("<tr>") == 3
@@ -250,8 +251,8 @@ def test_run_folder_names_every_parameter_of_the_run():
     assert again.parent.name == folder.parent.name
     folder_data = book.run_folder("r", "vit", dataset="/data/my photos/", size="tiny", epochs=1)
     assert folder_data.parent.name.startswith("my_photos-tiny-e1-all-b64")
-    variants = {book.run_folder("r", "vit", dataset="sample", size="tiny", epochs=e, limit=l,
-                                seed=s) for e in (1, 2) for l in (None, 10) for s in (0, 1)}
+    variants = {book.run_folder("r", "vit", dataset="sample", size="tiny", epochs=e, limit=n,
+                                seed=s) for e in (1, 2) for n in (None, 10) for s in (0, 1)}
     assert len(variants) == 8
     with pytest.raises(ValueError):
         book.run_folder("r", "resnet", dataset="sample", size="tiny", epochs=1)

@@ -23,7 +23,11 @@ def test_round_trip_through_dict():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"image_size": 70}, r"image_size \(70\) must be divisible by patch_size \(6\).*\[1, 2, 5, 7, 10, 14, 35, 70\]"),
+        (
+            {"image_size": 70},
+            r"image_size \(70\) must be divisible by patch_size \(6\)"
+            r".*\[1, 2, 5, 7, 10, 14, 35, 70\]",
+        ),
         ({"patch_size": 0}, "patch_size must be a positive integer"),
         ({"projection_dim": -4}, "projection_dim must be a positive integer"),
         ({"epochs": 0}, "epochs must be a positive integer"),

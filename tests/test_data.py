@@ -6,7 +6,6 @@ tests point the Keras cache at a temporary folder.
 
 import io
 import json
-import os
 import pickle
 import socket
 import tarfile
@@ -18,7 +17,6 @@ from PIL import Image
 from vitsd import data as D
 from vitsd.data import (
     DATASETS,
-    Dataset,
     DatasetError,
     load_dataset,
     make_sample,
@@ -385,7 +383,8 @@ def _cifar_rows(images):
 def _fake_cifar(name, rng):
     """Pickled CIFAR batches with the real keys: {member name: bytes}, and the truth."""
     if name == "cifar10":
-        inner, train_files, test_files = "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"]
+        inner, test_files = "cifar-10-batches-py", ["test_batch"]
+        train_files = [f"data_batch_{i}" for i in range(1, 6)]
     else:
         inner, train_files, test_files = "cifar-100-python", ["train"], ["test"]
     n_classes = 10 if name == "cifar10" else 100
@@ -400,8 +399,9 @@ def _fake_cifar(name, rng):
                 batch[b"labels"] = labels
             else:
                 batch[b"fine_labels"] = labels
-                batch[b"coarse_labels"] = [(l + 1) % 20 for l in labels]  # must be ignored
-            members[f"{inner}/{fname}"] = pickle.dumps(batch, protocol=2 if name == "cifar10" else 4)
+                batch[b"coarse_labels"] = [(k + 1) % 20 for k in labels]  # must be ignored
+            protocol = 2 if name == "cifar10" else 4
+            members[f"{inner}/{fname}"] = pickle.dumps(batch, protocol=protocol)
             truth[split][0].append(images)
             truth[split][1].extend(labels)
     members[f"{inner}/{'batches.meta' if name == 'cifar10' else 'meta'}"] = pickle.dumps({})

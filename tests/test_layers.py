@@ -113,9 +113,13 @@ def test_shift_images_matches_pixel_loop(direction):
 def test_shift_names_say_where_content_goes():
     image = np.zeros((1, 6, 6, 1), "float32")
     image[0, 3, 3, 0] = 1.0
-    moved = {d: np.argwhere(np_(shift_images(ops.convert_to_tensor(image), 1, d))[0, :, :, 0])[0].tolist()
-             for d in SHIFTS}
-    assert moved == {"left-up": [2, 2], "left-down": [4, 2], "right-up": [2, 4], "right-down": [4, 4]}
+    tensor = ops.convert_to_tensor(image)
+    moved = {
+        d: np.argwhere(np_(shift_images(tensor, 1, d))[0, :, :, 0])[0].tolist() for d in SHIFTS
+    }
+    assert moved == {
+        "left-up": [2, 2], "left-down": [4, 2], "right-up": [2, 4], "right-down": [4, 4]
+    }
 
 
 def test_shift_rejects_unknown_direction():

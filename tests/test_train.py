@@ -74,7 +74,10 @@ def test_recorded_learning_rate_follows_the_schedule(finished_run):
     expected = []
     for epoch in range(1, EPOCHS + 1):
         s = epoch * steps - 1  # the epoch's last update
-        lr = 1e-3 * s / warmup if s < warmup else 0.5e-3 * (1 + np.cos(np.pi * (s - warmup) / (total - warmup)))
+        if s < warmup:
+            lr = 1e-3 * s / warmup
+        else:
+            lr = 0.5e-3 * (1 + np.cos(np.pi * (s - warmup) / (total - warmup)))
         expected.append(lr)
     np.testing.assert_allclose(record["history"]["learning_rate"], expected, rtol=1e-4, atol=1e-9)
 
@@ -149,7 +152,8 @@ def _cli(*args, **kwargs):
 @pytest.mark.parametrize("args, reason", [
     (["train", "--out", "x", "--model", "resnet"], "argument --model: invalid choice"),
     (["train", "--out", "x", "--epochs", "0"], "argument --epochs: expected a positive integer"),
-    (["train", "--out", "x", "--batch-size", "many"], "argument --batch-size: expected a positive integer"),
+    (["train", "--out", "x", "--batch-size", "many"],
+     "argument --batch-size: expected a positive integer"),
     (["train", "--model", "vit"], "the following arguments are required: --out"),
     (["evaluate"], "the following arguments are required: --run"),
 ])
@@ -164,7 +168,8 @@ def test_cli_bad_values_exit_with_the_reason(tmp_path):
     result = _cli("train", "--out", str(tmp_path / "r"), "--set", "patch_size=5",
                   "--dataset", "sample", "--limit", "50")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("vitsd: error: image_size (72) must be divisible")
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("vitsd: error: image_size (72) must be divisible")
     result = _cli("train", "--out", str(tmp_path / "r"), "--dataset", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "vitsd: error:" in result.stderr
     result = _cli("evaluate", "--run", str(tmp_path / "none"))

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Set up and run every test: the package on the TensorFlow and JAX backends, then the
-# book (papermill run of every chapter, HTML build, nbval over the committed chapters).
+# Set up, lint (ruff), then run every test: the package on the TensorFlow and JAX
+# backends, then the book (papermill run of every chapter, HTML build, nbval over the
+# committed chapters).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . tools/setup.sh
 start=$SECONDS
+echo "== lint (ruff; its rules and exceptions are in pyproject.toml)"
+ruff check vitsd tools tests benchmarks book
 PYTEST="python -m pytest -q -p no:cacheprovider"
 # The JAX run covers every test that touches model, training or input-pipeline code;
 # the rest (data files, plots, rollout in NumPy, config, book helpers) does not depend
