@@ -85,7 +85,8 @@ def test_run_card_shows_parameters_environment_and_sample_note():
     for expected in ("dataset", "sample", "epochs", "1500", "tensorflow 2.99", "CPU: Test CPU",
                      "keras", "3.99.0", "vitsd", "0.1.0", "model size", "tiny"):
         assert expected in text, expected
-    assert any("synthetic 'sample' dataset" in n and "not from real photographs" in n for n in card.notes)
+    assert any("synthetic 'sample' dataset" in n and "not from real photographs" in n
+               for n in card.notes)
     reduced = [n for n in card.notes if n.startswith("Reduced run")]
     assert len(reduced) == 1
     assert "DATASET='sample', EPOCHS=6, LIMIT=1500, BATCH_SIZE=64, SIZE='tiny'" in reduced[0]

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from vitsd.config import recipe
-from vitsd.data import (DatasetError, find_cifar10_jpeg, load_dataset, make_sample,
-                        training_fraction)
+from vitsd.data import DatasetError, find_cifar10_jpeg, load_dataset, make_sample, training_fraction
 from vitsd.model import build_named, count_parameters
 from vitsd.pipeline import RandomPadCrop
 

@@ -420,9 +420,7 @@ def config_for(size: str, **overrides):
     """The :class:`~vitsd.config.Config` for ``SIZE``: ``"reference"`` (the keras.io
     configuration, 21.8M parameters), ``"cpu"`` (``recipe("cpu")``, the published
     runs) or ``"tiny"`` (:data:`TINY`)."""
-    from vitsd.config import Config
-
-    from vitsd.config import recipe
+    from vitsd.config import Config, recipe
 
     if size not in SIZES:
         raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}.")
