@@ -38,7 +38,7 @@ def test_paper_sl_vit_has_the_papers_2_75_million_parameters():
 def test_recipe_names_and_overrides():
     assert recipe("reference") == Config()
     assert recipe("paper", epochs=3).epochs == 3
-    with pytest.raises(ValueError, match=r"recipe must be one of \['paper', 'reference'\]"):
+    with pytest.raises(ValueError, match=r"recipe must be one of \[.*'paper', 'reference'\]"):
         recipe("deit")
 
 
