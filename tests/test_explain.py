@@ -13,6 +13,7 @@ SMALL = Config(num_layers=3, num_heads=2, key_dim=8, projection_dim=16, mlp_unit
                head_units=(16,), num_classes=4, image_size=24, patch_size=6)
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("lsa", [False, True])
 def test_attention_scores_per_block(lsa):
     model = vitsd.build_vit(SMALL, spt=True, lsa=lsa)

@@ -10,6 +10,9 @@ from vitsd.lsa import LocalitySelfAttention
 from vitsd.patches import PatchEncoder, PositionEmbedding, extract_patches
 from vitsd.spt import SHIFTS, ShiftedPatchTokenization, shift_images
 
+# Every layer against NumPy: all of it runs on each backend (tools/test.sh).
+pytestmark = pytest.mark.backend
+
 RNG = np.random.default_rng(0)
 
 

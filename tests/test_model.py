@@ -81,6 +81,7 @@ def test_switches_are_independent():
             assert model.get_layer("block_0").locality is lsa
 
 
+@pytest.mark.backend
 def test_saved_model_reloads_in_a_fresh_process_with_identical_predictions(tmp_path):
     config = Config(num_layers=2, head_units=(16,), num_classes=5)
     model = vitsd.build_named("sl-vit", config)

@@ -85,6 +85,7 @@ def test_mixup_labels_and_pixels_blend_two_examples():
     assert (weights < 0.9).sum() > 5  # really mixed, not just copied
 
 
+@pytest.mark.backend
 def test_exactly_one_of_cutmix_or_mixup_per_batch():
     results = run_mixer(CutMixOrMixUp(cutmix_alpha=1.0, mixup_alpha=0.8, seed=3), 40)
     kinds = []
@@ -167,6 +168,7 @@ def test_full_paper_pipeline_in_mixed_precision_gives_float32_one_hot_batches():
         assert images.min() >= 0 and images.max() <= 255 + 1e-3
 
 
+@pytest.mark.backend
 def test_equalization_workaround_matches_keras():
     """On JAX, RandAugment's equalisation gets the bincount histogram inside tf.data
     (Keras picks the slow per-bin loop by the global backend); the result is the same."""
@@ -250,6 +252,7 @@ def test_make_dataset_rejects_bad_inputs():
         make_dataset(x[0], y, Config(), 4, training=False, categorical=False)
 
 
+@pytest.mark.backend
 def test_reference_augmentation_can_run_in_the_pipeline_instead_of_the_model():
     import vitsd
 

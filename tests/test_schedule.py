@@ -47,6 +47,7 @@ def test_schedule_round_trips_through_config():
     assert WarmUpCosine.from_config(s.get_config()).get_config() == s.get_config()
 
 
+@pytest.mark.backend
 def test_adamw_applies_the_scheduled_learning_rate_each_step():
     """Train w on loss = sum(w) (constant gradient 1). Adam's step is then lr_t * 1
     (m_hat = g, v_hat = g^2), and AdamW first decays w by lr_t * wd. Replaying that

@@ -43,6 +43,7 @@ def test_peaks_troughs_and_linear_ramps():
     np.testing.assert_allclose(v[:20], v[20:40], rtol=1e-6)          # periodic, period 2s
 
 
+@pytest.mark.backend
 def test_optimizer_follows_the_schedule():
     schedule = TriangularCyclical(0.0, 0.4, 2)
     optimizer = keras.optimizers.SGD(learning_rate=schedule)

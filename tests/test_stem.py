@@ -141,6 +141,7 @@ def test_one_stage_against_a_numpy_loop_with_hand_set_weights():
     assert (expected > 0).any() and (expected == 0).any()  # ReLU both passes and cuts
 
 
+@pytest.mark.backend
 def test_whole_stem_against_numpy_with_random_weights():
     images = RNG.normal(size=(2, 8, 8, 3)).astype("float32")
     stem = ConvStem(4, 8, filters=4)
@@ -150,6 +151,7 @@ def test_whole_stem_against_numpy_with_random_weights():
                                rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.backend
 def test_training_mode_uses_batch_statistics():
     images = RNG.normal(3.0, 2.0, size=(4, 4, 4, 3)).astype("float32")
     stem = ConvStem(2, 8, filters=4)
