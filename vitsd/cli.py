@@ -1,6 +1,8 @@
-"""The command line: ``python -m vitsd train ...`` and ``python -m vitsd evaluate ...``.
+"""The command line: ``python -m vitsd train ...``, ``python -m vitsd evaluate ...`` and
+``python -m vitsd push ...`` (sharing a model on the Hugging Face Hub, chapter 8).
 
-Bad arguments exit with status 2 and a one-line reason.
+Bad arguments, and problems the user can fix (a missing file, no token, no network),
+exit with status 2 and a one-line reason on stderr.
 """
 
 from __future__ import annotations
@@ -78,43 +80,102 @@ def build_parser() -> argparse.ArgumentParser:
                         "--set mlp_units=[128,64] (values are JSON; repeatable)")
     t.add_argument("--out", required=True, help="output folder (resumes if it holds this run)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
-    e = sub.add_parser("evaluate", help="evaluate a finished run on its test split")
-    e.add_argument("--run", required=True, help="the --out folder of a train run")
+    e = sub.add_parser("evaluate", help="evaluate a finished run, or a shared model, on a "
+                                        "test split")
+    e.add_argument("--run", help="the --out folder of a train run (scored on its own dataset)")
+    e.add_argument("--model", help="a shared model: hf://USER/NAME, a Hub repository id, a "
+                                   "downloaded folder or a .keras file")
+    e.add_argument("--dataset", help="with --model: the dataset to score on (default: the one "
+                                     "in the model's run record)")
+    e.add_argument("--limit", type=_positive, help="with --model: at most N test images, "
+                                                   "stratified")
     e.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("push", help="upload a finished run to the Hugging Face Hub: model, "
+                                    "run record, curves and a generated model card")
+    p.add_argument("--run", required=True, help="the --out folder of a finished train run")
+    p.add_argument("--repo", required=True, metavar="USER/NAME",
+                   help="the Hub model repository (created if needed); needs a token: "
+                        "HF_TOKEN or `hf auth login`")
+    p.add_argument("--private", action="store_true", help="create the repository private")
+    p.add_argument("--message", help="the commit message (default: model, dataset, top-1)")
     return parser
 
 
+def _check_evaluate(parser, args) -> None:
+    """--run or --model, one of the two; --dataset and --limit only with --model."""
+    if args.run is None and args.model is None:
+        parser.error("the following arguments are required: --run or --model")
+    if args.run is not None and args.model is not None:
+        parser.error("argument --model: not allowed with argument --run")
+    if args.run is not None and (args.dataset is not None or args.limit is not None):
+        parser.error("arguments --dataset and --limit go with --model; --run scores a run "
+                     "on its own dataset")
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        _check_evaluate(parser, args)
+    verbose = 0 if getattr(args, "quiet", False) else "auto"
     # Imported late so that --help and argument errors are instant.
     from vitsd.quiet import import_keras_quietly
 
     import_keras_quietly()
-    from vitsd.data import DatasetError
-    from vitsd.train import RunFolderError, evaluate, train
-
-    verbose = 0 if args.quiet else "auto"
     try:
-        if args.command == "train":
-            from vitsd.config import recipe
-
-            config = recipe(args.recipe, **parse_overrides(args.set))
-            if args.fast:
-                from vitsd.speed import fast_config
-
-                config = fast_config(config)
-            record = train(
-                config=config, model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
-                limit=args.limit, batch_size=args.batch_size, seed=args.seed, verbose=verbose,
-            )
-            print(json.dumps({"out": args.out, "test": record["test"],
-                              "epochs_completed": record["epochs_completed"]}))
-        else:
-            print(json.dumps({"run": args.run, "test": evaluate(args.run, verbose=verbose)}))
-    except (ValueError, DatasetError, RunFolderError, FileNotFoundError) as err:
+        print(json.dumps(_COMMANDS[args.command](args, verbose)))
+    except _user_errors() as err:
         print(f"vitsd: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vitsd: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
     return 0
+
+
+def _user_errors() -> tuple:
+    """The errors that end the command with their one-line message instead of a
+    traceback. Evaluated when an error is raised (so imported late, keeping --help
+    instant); RunFolderError can only come from vitsd.train once something imported it."""
+    from vitsd.data import DatasetError
+    from vitsd.hub import HubError
+
+    errors = (ValueError, FileNotFoundError, DatasetError, HubError)
+    train = sys.modules.get("vitsd.train")
+    return errors + ((train.RunFolderError,) if train is not None else ())
+
+
+def _train(args, verbose) -> dict:
+    from vitsd.config import recipe
+    from vitsd.train import train
+
+    config = recipe(args.recipe, **parse_overrides(args.set))
+    if args.fast:
+        from vitsd.speed import fast_config
+
+        config = fast_config(config)
+    record = train(
+        config=config, model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
+        limit=args.limit, batch_size=args.batch_size, seed=args.seed, verbose=verbose,
+    )
+    return {"out": args.out, "test": record["test"], "epochs_completed": record["epochs_completed"]}
+
+
+def _evaluate(args, verbose) -> dict:
+    if args.run is not None:
+        from vitsd.train import evaluate
+
+        return {"run": args.run, "test": evaluate(args.run, verbose=verbose)}
+    from vitsd import hub
+
+    return hub.evaluate(args.model, dataset=args.dataset, limit=args.limit, verbose=verbose)
+
+
+def _push(args, verbose) -> dict:
+    from vitsd import hub
+
+    return hub.push(args.run, args.repo, private=True if args.private else None,
+                    commit_message=args.message)
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "push": _push}

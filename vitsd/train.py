@@ -404,10 +404,16 @@ def evaluate(run_dir, verbose: int | str = "auto", data=None) -> dict:
         )
     net = vitsd.load_model(run_dir / MODEL_FILE)
     config = Config.from_dict(record["config"])
-    compile_model(net, config, steps_per_epoch=None)
     if data is None:
         ds = record["dataset"]
         data = load_dataset(ds["name"], limit=ds.get("limit"), seed=config.seed)
+    return evaluate_model(net, config, data, verbose=verbose)
+
+
+def evaluate_model(net: keras.Model, config: Config, data, verbose: int | str = "auto") -> dict:
+    """Test loss, top-1 and top-5 of a loaded model on ``data``'s test split, with the
+    loss and metrics ``config`` trains with (also for models from the Hub, chapter 8)."""
+    compile_model(net, config, steps_per_epoch=None)
     return _evaluate(net, data.x_test, data.y_test, config, verbose)
 
 
