@@ -27,25 +27,26 @@ PYTEST="python -m pytest -q -p no:cacheprovider"
 # most of its time compiling: measured on a busy 2-core machine, the subset took 260 s
 # (the fit 110 s, the save/reload 44 s), where all nine files took 450-780 s.
 
-echo "== vitsd tests: all on TensorFlow, the backend-specific ones on JAX, side by side"
+echo "== tests in two lanes side by side (2 cores):"
+echo "   A: every package test on TensorFlow, then nbval over the committed chapters"
+echo "   B: the backend-specific tests on JAX, then the book (papermill on sample, HTML)"
 logs=$(mktemp -d)
-KERAS_BACKEND=tensorflow $PYTEST tests -m "not book" >"$logs/tensorflow.log" 2>&1 &
-tf_pid=$!
-KERAS_BACKEND=jax $PYTEST tests -m "backend and not book" >"$logs/jax.log" 2>&1 &
-jax_pid=$!
-tf_rc=0; wait "$tf_pid" || tf_rc=$?
-jax_rc=0; wait "$jax_pid" || jax_rc=$?
-echo "-- TensorFlow backend"; cat "$logs/tensorflow.log"
-echo "-- JAX backend"; cat "$logs/jax.log"
-if [ "$tf_rc" != 0 ] || [ "$jax_rc" != 0 ]; then
-  echo "== package tests failed (TensorFlow: $tf_rc, JAX: $jax_rc)"
+(
+  KERAS_BACKEND=tensorflow $PYTEST tests -m "not book" || exit 1
+  if [ -d book ]; then KERAS_BACKEND=tensorflow $PYTEST --nbval-lax book/ || exit 2; fi
+) >"$logs/lane-a.log" 2>&1 &
+a_pid=$!
+(
+  KERAS_BACKEND=jax $PYTEST tests -m "backend and not book" || exit 1
+  if [ -d book ]; then KERAS_BACKEND=tensorflow $PYTEST tests -m book || exit 2; fi
+) >"$logs/lane-b.log" 2>&1 &
+b_pid=$!
+a_rc=0; wait "$a_pid" || a_rc=$?
+b_rc=0; wait "$b_pid" || b_rc=$?
+echo "-- lane A: TensorFlow package tests, then nbval"; cat "$logs/lane-a.log"
+echo "-- lane B: JAX backend tests, then the book"; cat "$logs/lane-b.log"
+if [ "$a_rc" != 0 ] || [ "$b_rc" != 0 ]; then
+  echo "== tests failed (lane A: $a_rc, lane B: $b_rc; 1 = package tests, 2 = book)"
   exit 1
-fi
-
-if [ -d book ]; then
-  echo "== the book: chapters through papermill, HTML build"
-  KERAS_BACKEND=tensorflow $PYTEST tests -m book
-  echo "== the book: nbval over the committed chapters"
-  KERAS_BACKEND=tensorflow $PYTEST --nbval-lax book/
 fi
 echo "== all tests passed in $((SECONDS - start)) s"
