@@ -128,7 +128,8 @@ def declared_parameters(notebook: Path) -> dict:
     """The parameters a notebook's ``parameters`` cell declares, with their defaults."""
     import papermill
 
-    return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
+    found = papermill.inspect_notebook(str(notebook))
+    return {name: info["default"] for name, info in found.items()}
 
 
 def chapter_parameters(notebook: Path, params: dict, out_dir: Path, runs_dir: Path) -> dict:
@@ -325,7 +326,8 @@ def parse_args(argv=None):
                        f"{k}={v!r}" for k, v in REAL.items()) + " (the CIFAR-10 JPEG archive "
                        "and the published runs; chapter 8: " + json.dumps(REAL_CHAPTERS) + ")")
     p.add_argument("--chapters", nargs="+", metavar="N",
-                   help="chapters to execute (numbers like 6 or names like 06_training); default all")
+                   help="chapters to execute (numbers like 6 or names like 06_training); "
+                        "default all")
     p.add_argument("--dataset", default=OFFLINE["DATASET"],
                    help=f"DATASET of the chapters (default {OFFLINE['DATASET']!r})")
     p.add_argument("--epochs", type=int, default=OFFLINE["EPOCHS"],
@@ -378,7 +380,8 @@ def main(argv=None) -> int:
                    for nb in selected}
         refused = refusals(targets, params)
         if refused and not args.force:
-            print("Refusing to overwrite notebooks that hold a bigger recorded run:", file=sys.stderr)
+            print("Refusing to overwrite notebooks that hold a bigger recorded run:",
+                  file=sys.stderr)
             for line in refused:
                 print(f"  {line}", file=sys.stderr)
             print("Pass --force to overwrite them, or --out DIR to execute elsewhere.",
@@ -392,7 +395,8 @@ def main(argv=None) -> int:
                     for k, v in params.items()])
         command = shlex.join(["python", "tools/build_book.py", *options])
         total = time.perf_counter()
-        print(f"Executing {len(selected)} chapter(s) into {out_dir} (runs in {runs_dir})", flush=True)
+        print(f"Executing {len(selected)} chapter(s) into {out_dir} (runs in {runs_dir})",
+              flush=True)
         for notebook in selected:
             target = out_dir / notebook.name
             chapter_params = targets[target]

@@ -261,7 +261,8 @@ class RunCard:
             f"<td style='text-align:left;padding:0.1em 0.7em'>{html.escape(str(v))}</td></tr>"
             for k, v in self._items()
         )
-        out = [f'<table class="vitsd-run-card"><caption>Run card</caption><tbody>{rows}</tbody></table>']
+        out = ['<table class="vitsd-run-card"><caption>Run card</caption>'
+               f'<tbody>{rows}</tbody></table>']
         if self.runs:
             out.append(Table(self._run_rows(), title="Run records used", digits=1).html())
         out += [f"<p><strong>Note:</strong> {html.escape(n)}</p>" for n in self.notes]
@@ -452,9 +453,9 @@ def run_folder(runs_dir, model: str, *, dataset, size: str, epochs: int, limit=N
     ``<runs_dir>/<dataset>-<size>-e<epochs>-<limit>-b<batch>-s<seed>-c<config>/<model>``.
 
     Every parameter that changes the run is in the name -- ``c<config>`` is a short
-    fingerprint of the configuration of ``size`` (or of ``config``, when given), so that a changed default makes a new
-    run instead of a clash with the old one -- and chapters 6 and 7 find each other's
-    runs.
+    fingerprint of the configuration of ``size`` (or of ``config``, when given), so that
+    a changed default makes a new run instead of a clash with the old one -- and
+    chapters 6 and 7 find each other's runs.
     """
     import hashlib
 
