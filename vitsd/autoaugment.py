@@ -604,7 +604,7 @@ class CIFAR10Policy:
                 if u[i, stage] < p:
                     m = MAGNITUDES[op][level]
                     if op in SIGNED:
-                        parts.append(f"{op} {m * sign[i, stage]:+.2g}")
+                        parts.append(f"{op} {m * sign[i, stage] + 0.0:+.2g}")  # no "-0"
                     elif op in ("autocontrast", "equalize", "invert"):
                         parts.append(op)
                     else:

@@ -19,7 +19,6 @@ SL builds have the layers, widths and parameter counts of the two keras.io examp
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import layers
 
 from vitsd.blocks import TransformerBlock, mlp_layers
@@ -144,6 +143,8 @@ def _build(config: Config, tokenizer: str, lsa: bool, name: str) -> keras.Model:
     logits = layers.Dense(config.num_classes, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, logits, name=name)
     if config.initialization == "official":
+        from vitsd.initialization import official_initialization
+
         official_initialization(model, config.seed)
     return model
 
@@ -156,49 +157,6 @@ def drop_path_rate(config: Config, block: int) -> float:
     if config.drop_path_schedule == "constant":
         return config.stochastic_depth
     return config.stochastic_depth * block / max(config.num_layers - 1, 1)
-
-
-def _torch_fans(path: str, shape) -> tuple:
-    """``(fan_in, fan_out)`` of a kernel as PyTorch counts them for the layer it plays:
-    a query/key/value kernel ``(dim, heads, key_dim)`` is one third of the official
-    code's fused ``to_qkv`` Linear (``models/vit.py`` line 61, ``dim -> 3 * inner``);
-    an attention output kernel ``(heads, key_dim, dim)`` is ``Linear(inner, dim)``; a
-    dense kernel is ``(in, out)``; a convolution kernel ``(kh, kw, in, out)`` has fans
-    ``in * kh * kw`` and ``out * kh * kw``."""
-    shape = tuple(int(d) for d in shape)
-    name = path.split("/")[-2] if "/" in path else ""
-    if name in ("query", "key", "value") and len(shape) == 3:
-        return shape[0], 3 * shape[1] * shape[2]
-    if name == "attention_output" and len(shape) == 3:
-        return shape[0] * shape[1], shape[2]
-    if len(shape) == 2:
-        return shape
-    receptive = int(np.prod(shape[:-2]))
-    return shape[-2] * receptive, shape[-1] * receptive
-
-
-def official_initialization(model: keras.Model, seed: int = 0) -> None:
-    """Re-initialise ``model`` as the official code initialises its ViT (chapter 8):
-    ``models/vit.py`` line 155 applies ``init_weights`` (lines 14-21) to every module --
-    Xavier-normal weights (``std = sqrt(2 / (fan_in + fan_out))``, PyTorch's fans, see
-    :func:`_torch_fans`), zero biases, LayerNorm 1 and 0 (Keras' defaults already) --
-    and lines 143 and 145 draw the position embedding and the class token from a
-    standard normal (``torch.randn``). Keras' defaults are Glorot-uniform kernels with
-    Keras' fans (for the 3-D attention kernels about 2.6 times smaller a spread),
-    uniform(-0.05, 0.05) position embeddings and a zero class token. Draws from a
-    NumPy generator seeded with ``seed``."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        path = variable.path
-        shape = tuple(variable.shape)
-        if path.endswith("class_token/token") or path.endswith("position_embedding/embeddings"):
-            value = rng.standard_normal(shape)
-        elif path.endswith("/kernel") and len(shape) >= 2:
-            fan_in, fan_out = _torch_fans(path, shape)
-            value = rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))
-        else:
-            continue
-        variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
 
 
 def build_named(model: str, config: Config | None = None) -> keras.Model:
