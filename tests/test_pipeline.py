@@ -17,6 +17,16 @@ from vitsd.pipeline import (
 )
 
 RNG = np.random.default_rng(0)
+
+
+def strong_recipe(**overrides):
+    """The strong-augmentation recipe vitsd used before the paper preset followed the
+    official code: flip, RandAugment and Keras' random erasing, CutMix or MixUp on every
+    batch, one pass per epoch."""
+    return recipe("paper", **{**dict(
+        augment="strong", random_erasing_fill="noise", mixup_alpha=0.8,
+        mix_probability=1.0, mix_lambda="per_example", repeated_augmentation=1,
+        drop_remainder=False), **overrides})
 COLOURS = np.arange(1, 9, dtype="float32") * 20.0  # image k is constant COLOURS[k]
 
 
@@ -111,7 +121,7 @@ def test_cutmix_or_mixup_rejects_bad_alphas():
 
 # ------------------------------------------------------------ strong augmentation
 def test_strong_augmentation_layers_follow_the_config():
-    config = recipe("paper")
+    config = strong_recipe()
     aug = strong_augmentation(config)
     assert isinstance(aug, keras.layers.Pipeline)
     flip, rand_augment, erasing = aug.layers
@@ -126,8 +136,8 @@ def test_strong_augmentation_layers_follow_the_config():
 
 
 def test_strong_training_pipeline_changes_images_keeps_shape_range_and_seed():
-    config = recipe("paper", batch_size=16, mixup_alpha=0.0, cutmix_alpha=0.0,
-                    label_smoothing=0.0, randaugment_factor=1.0, random_erasing=0.5)
+    config = strong_recipe(batch_size=16, mixup_alpha=0.0, cutmix_alpha=0.0,
+                           label_smoothing=0.0, randaugment_factor=1.0, random_erasing=0.5)
     x = RNG.integers(0, 256, (24, 8, 8, 3)).astype("uint8")
     y = np.arange(24) % 10
     ds = make_dataset(x, y, config, 10, training=True, categorical=False, deterministic=True)
@@ -149,8 +159,9 @@ def test_strong_training_pipeline_changes_images_keeps_shape_range_and_seed():
                                   images)   # same seed, same batches
 
 
-def test_full_paper_pipeline_in_mixed_precision_gives_float32_one_hot_batches():
-    config = recipe("paper", batch_size=8)
+@pytest.mark.parametrize("preset", ["paper", "strong"])
+def test_full_paper_pipeline_in_mixed_precision_gives_float32_one_hot_batches(preset):
+    config = recipe("paper", batch_size=8) if preset == "paper" else strong_recipe(batch_size=8)
     x = RNG.integers(0, 256, (16, 8, 8, 3)).astype("uint8")
     y = np.arange(16) % 4
     previous = keras.mixed_precision.global_policy()
@@ -160,6 +171,7 @@ def test_full_paper_pipeline_in_mixed_precision_gives_float32_one_hot_batches():
         batches = list(ds.as_numpy_iterator())
     finally:
         keras.mixed_precision.set_global_policy(previous)
+    assert len(batches) == (6 if preset == "paper" else 2)  # 3 passes of 16 vs one
     for images, labels in batches:
         assert images.shape == (8, 8, 8, 3) and images.dtype == np.float32
         assert labels.shape == (8, 4) and labels.dtype == np.float32

@@ -449,3 +449,30 @@ def test_class_balance_bars_are_the_per_class_counts():
     assert heights == [[2, 1, 3], [0, 1, 1]]
     with pytest.raises(ValueError, match=r"test labels must be in \[0, 3\)"):
         plots.plot_class_balance(y_train, [5], ["a", "b", "c"])
+
+# ------------------------------------------------------------------- chapter 8
+def test_plot_augmented_batches_follows_each_image_down_its_column():
+    originals = uint8_images(4)
+    passes = [uint8_images(4, seed=1), uint8_images(4, seed=2)]
+    captions = [["a", "b", "c", "d"], None]
+    fig = plots.plot_augmented_batches(originals, passes, captions, title="aug")
+    axes = image_axes(fig)
+    assert len(axes) == 12  # 3 rows of 4
+    np.testing.assert_allclose(axes[0].images[0].get_array(), originals[0] / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(axes[5].images[0].get_array(), passes[0][1] / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(axes[11].images[0].get_array(), passes[1][3] / 255.0, rtol=1e-6)
+    assert [ax.get_title() for ax in axes[4:8]] == ["a", "b", "c", "d"]
+    assert [ax.get_title() for ax in axes[8:]] == ["", "", "", ""]
+    assert [axes[k].get_ylabel() for k in (0, 4, 8)] == ["original", "pass 1", "pass 2"]
+    assert fig._suptitle.get_text() == "aug"
+    render(fig)
+    named = plots.plot_augmented_batches(originals, passes[:1], row_titles=["in", "out"])
+    assert [image_axes(named)[k].get_ylabel() for k in (0, 4)] == ["in", "out"]
+    with pytest.raises(ValueError, match="one image per original"):
+        plots.plot_augmented_batches(originals, [originals[:3]])
+    with pytest.raises(ValueError, match="one caption per image"):
+        plots.plot_augmented_batches(originals, passes, [["a"], None])
+    with pytest.raises(ValueError, match="one row per batch"):
+        plots.plot_augmented_batches(originals, passes, [["a"] * 4])
+    with pytest.raises(ValueError, match="one title per row"):
+        plots.plot_augmented_batches(originals, passes, row_titles=["x"])

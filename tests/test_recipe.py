@@ -1,4 +1,5 @@
-"""The paper recipe's model pieces: class token, stochastic depth, parameter count."""
+"""The paper recipe's model pieces: class token, stochastic depth, the parameter count
+against the official code's, counted by hand."""
 
 import keras
 import numpy as np
@@ -11,28 +12,39 @@ from vitsd.explain import attention_maps, attention_scores
 from vitsd.patches import ClassToken
 
 
-def paper_parameter_count(c: Config, tokenizer: str, lsa: bool) -> int:
-    """Hand count of the paper-size model (class token, no MLP head)."""
-    d, n = c.projection_dim, c.num_patches
-    patch_dim = c.patch_size**2 * 3 * (5 if tokenizer == "spt" else 1)
-    tokens = (2 * patch_dim if tokenizer == "spt" else 0) + patch_dim * d + d
-    tokens += d + (n + 1) * d  # class token, positions of n + 1 tokens
-    inner = c.num_heads * c.key_dim
-    attention = 3 * (d * inner + inner) + inner * d + d + (1 if lsa else 0)
-    mlp = d * c.mlp_units[0] + c.mlp_units[0] + c.mlp_units[0] * d + d
-    block = 2 * (2 * d) + attention + mlp
-    return tokens + c.num_layers * block + 2 * d + d * c.num_classes + c.num_classes
+# The official ViT for CIFAR-100 (models/create_model.py lines 9-12 with main.py's
+# CIFAR100 settings: img_size 32, 100 classes), counted from models/vit.py and
+# models/SPT.py by hand. d = 192, 64 patches of 4x4x3 = 48 values, 9 blocks, 12 heads
+# of 16 (inner 192), MLP hidden 384.
+SPT_TOKENS = 2 * 240 + 240 * 192 + 192   # SPT.py 15, 23-24: LayerNorm(240), Linear(240, 192)
+PATCH_TOKENS = 48 * 192 + 192            # vit.py 135-138: Linear(48, 192)
+EMBEDDINGS = 65 * 192 + 192              # vit.py 143, 145: positions (65 x 192), class token
+NORM = 2 * 192                           # LayerNorm(192): weight and bias
+QKV = 192 * 576                          # vit.py 61: Linear(192, 3 * 192, bias=False)
+OUT = 192 * 192 + 192                    # vit.py 63-66: Linear(192, 192)
+LSA_SCALE = 12                           # vit.py 69: one scale per head
+MLP = (192 * 384 + 384) + (384 * 192 + 192)  # vit.py 39-45: Linear(192, 384), Linear(384, 192)
+BLOCK = NORM + QKV + OUT + NORM + MLP    # vit.py 111-112: PreNorm(attention), PreNorm(MLP)
+HEAD = NORM + 192 * 100 + 100            # vit.py 150-153: LayerNorm(192), Linear(192, 100)
+
+OFFICIAL_SL_VIT = SPT_TOKENS + EMBEDDINGS + 9 * (BLOCK + LSA_SCALE) + HEAD
+OFFICIAL_VIT = PATCH_TOKENS + EMBEDDINGS + 9 * BLOCK + HEAD
 
 
-def test_paper_sl_vit_has_the_papers_2_75_million_parameters():
+def test_paper_models_have_the_official_codes_parameter_counts():
+    assert (SPT_TOKENS, PATCH_TOKENS, EMBEDDINGS, BLOCK, HEAD) == (
+        46752, 9408, 12672, 296448, 19684)
+    assert OFFICIAL_SL_VIT == 2_747_248 and OFFICIAL_VIT == 2_709_796
     c = recipe("paper")
-    model = vitsd.build_named("sl-vit", c)
-    counts = vitsd.count_parameters(model)
-    assert counts["trainable"] == paper_parameter_count(c, "spt", True)
-    assert round(counts["trainable"] / 1e6, 2) == 2.75  # the paper's SL-ViT on CIFAR
-    assert counts["trainable"] - paper_parameter_count(c, "patches", False) == (
-        vitsd.count_parameters(model)["trainable"]
-        - vitsd.count_parameters(vitsd.build_named("vit", c))["trainable"])
+    assert c.num_classes == 100
+    sl_vit = vitsd.count_parameters(vitsd.build_named("sl-vit", c))
+    vit = vitsd.count_parameters(vitsd.build_named("vit", c))
+    assert sl_vit["trainable"] == OFFICIAL_SL_VIT
+    assert vit["trainable"] == OFFICIAL_VIT
+    assert round(sl_vit["trainable"] / 1e6, 2) == 2.75  # the paper's 2.75M
+    # Non-trainable: the input normalisation's mean, variance and count (7), plus the
+    # vanilla blocks' fixed attention scale (one per head, not trained: 9 x 12).
+    assert sl_vit["non_trainable"] == 7 and vit["non_trainable"] == 7 + 9 * 12
 
 
 def test_recipe_names_and_overrides():
@@ -67,12 +79,15 @@ def test_drop_path_is_identity_at_inference_and_unbiased_in_training():
         DropPath(1.0)
 
 
-def test_stochastic_depth_grows_linearly_over_blocks():
+def test_stochastic_depth_grows_linearly_over_blocks_or_stays_constant():
     c = recipe("paper", num_layers=3, projection_dim=16, num_heads=2, key_dim=8,
-               mlp_units=(32, 16), num_classes=4)
+               mlp_units=(32, 16), num_classes=4, drop_path_schedule="linear")
     model = vitsd.build_named("vit", c)
     rates = [model.get_layer(f"block_{i}").drop_path for i in range(3)]
     assert rates == pytest.approx([0.0, 0.05, 0.1])
+    model = vitsd.build_named("vit", c.replace(drop_path_schedule="constant"))
+    rates = [model.get_layer(f"block_{i}").drop_path for i in range(3)]
+    assert rates == pytest.approx([0.1, 0.1, 0.1])  # the paper preset's, vit.py line 114
 
 
 def test_class_token_model_attention_maps_cover_the_patches():
@@ -107,8 +122,30 @@ def test_tiny_paper_recipe_trains_end_to_end_on_sample(tmp_path):
     data = load_dataset("sample", limit=256)
     config = recipe("paper", epochs=2, batch_size=32, projection_dim=32, num_layers=2,
                     num_heads=2, key_dim=16, mlp_units=(64, 32))
-    record = train("sl-vit", out=tmp_path / "paper", config=config, data=data, verbose=0)
+
+    class CountSteps(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+
+    counter = CountSteps()
+    record = train("sl-vit", out=tmp_path / "paper", config=config, data=data, verbose=0,
+                   callbacks=[counter])
     assert record["status"] == "complete" and record["config"]["pooling"] == "class_token"
+    # An epoch is 3 augmented passes over the training split, in full batches of 32.
+    n = record["splits"]["train"]
+    assert counter.steps == 3 * n // 32
+    timing = record["timing"]
+    assert timing["train_images_per_second"] == pytest.approx(
+        3 * n // 32 * 32 * 2 / timing["train_seconds"])
+    # The schedule spans those steps: the last recorded rate is the cosine's at 2 x steps.
+    from vitsd.train import make_schedule
+
+    schedule = make_schedule(config, 3 * n // 32)
+    assert record["history"]["learning_rate"][-1] == pytest.approx(
+        float(keras.ops.convert_to_numpy(schedule(2 * (3 * n // 32) - 1))), rel=1e-5)
     history = record["history"]
     assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
     # Label smoothing 0.1 over 10 classes: even a perfect model has loss >= the entropy

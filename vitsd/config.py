@@ -27,10 +27,17 @@ MODELS = {
 }
 TOKENIZERS = ("patches", "spt", "conv")
 POOLINGS = ("flatten", "class_token", "mean")
-AUGMENTS = ("reference", "pipeline", "strong", "crop", "none")
+AUGMENTS = ("reference", "pipeline", "strong", "crop", "autoaugment", "none")
 SCHEDULES = ("warmup_cosine", "constant", "triangular")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
+ERASING_FILLS = ("noise", "constant")
+MIX_LAMBDAS = ("per_example", "per_batch")
+MLP_OUTPUT_ACTIVATIONS = ("gelu", "linear")
+DROP_PATH_SCHEDULES = ("linear", "constant")
+TEMPERATURES = ("layer", "head")
+TEMPERATURE_FORMS = ("divide", "multiply")
+INITIALIZATIONS = ("keras", "official")
 
 
 @dataclass(frozen=True)
@@ -60,12 +67,30 @@ class Config:
     head_dropout: float = 0.5
     pooling: str = "flatten"
     stochastic_depth: float = 0.0
+    # Architecture switches of the SPT/LSA paper's official code (chapter 8); the
+    # defaults are the keras.io model. "linear": the rate grows from 0 in the first
+    # block to ``stochastic_depth`` in the last (DeiT); "constant": every block.
+    drop_path_schedule: str = "linear"
+    # Activation after the MLP's last dense layer: "gelu" (keras.io) or "linear".
+    mlp_output_activation: str = "gelu"
+    # Bias on the query/key/value projections.
+    qkv_bias: bool = True
+    # LSA's learned temperature: one per "layer" or one per "head"; scores divided by
+    # it ("divide", initialised to sqrt(key_dim)) or multiplied by a learned scale
+    # ("multiply", initialised to 1 / sqrt(key_dim)).
+    temperature: str = "layer"
+    temperature_form: str = "divide"
+    # "keras": Keras' initializers; "official": the PyTorch code's (Xavier-normal
+    # weights with PyTorch's fans, standard-normal class token and position embedding).
+    initialization: str = "keras"
     # Augmentation (Keras preprocessing layers). "reference": flip, rotation and zoom
     # inside the model, as keras.io does; "pipeline": the same three layers in the
     # parallel tf.data input pipeline instead (the model then has no random layers and
     # compiles with XLA); "strong": flip, RandAugment and random erasing in the input
     # pipeline (chapter 8); "crop": random pad-and-crop by ``crop_padding`` pixels and
-    # flip, per image, in the input pipeline (the CPU preset); "none".
+    # flip, per image, in the input pipeline (the CPU preset); "autoaugment": flip,
+    # pad-and-crop, AutoAugment's CIFAR-10 policy and random erasing, per image, in the
+    # input pipeline (the paper's official code, chapter 8); "none".
     augment: str = "reference"
     crop_padding: int = 4
     flip: str = "horizontal"
@@ -74,12 +99,27 @@ class Config:
     randaugment_ops: int = 2
     randaugment_factor: float = 0.5
     random_erasing: float = 0.0
+    # "noise": Keras' RandomErasing; "constant": the official code's rectangle of
+    # constant colour (area 2-40 %, aspect ratio 0.3-3.3, vitsd.pipeline.ConstantErasing).
+    random_erasing_fill: str = "noise"
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
+    # Fraction of batches mixed (CutMix or MixUp); the others pass unmixed.
+    mix_probability: float = 1.0
+    # "per_example": Keras' layers, one mixing weight (and CutMix box) per example;
+    # "per_batch": one weight and one box for the whole batch (the official code).
+    mix_lambda: str = "per_example"
     label_smoothing: float = 0.0
+    # Augmented passes over the training data per epoch (a repeated-augmentation
+    # sampler, vitsd.sampler): an epoch is this many shuffled passes, so this many times
+    # the steps.
+    repeated_augmentation: int = 1
+    # Drop the last incomplete training batch of each epoch.
+    drop_remainder: bool = False
     # Optimisation
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
+    adam_epsilon: float = 1e-7
     batch_size: int = 256
     epochs: int = 50
     warmup_fraction: float = 0.1
@@ -187,21 +227,36 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-        if self.cutmix_alpha > 1:
+        if self.cutmix_alpha > 1 and self.mix_lambda == "per_example":
             raise ValueError(
-                f"cutmix_alpha must be at most 1 (Keras' CutMix), got {self.cutmix_alpha!r}."
+                f"cutmix_alpha must be at most 1 (Keras' CutMix) with mix_lambda="
+                f"'per_example', got {self.cutmix_alpha!r}."
             )
+        fraction("mix_probability", low_open=True, high_open=False)
+        positive_int("repeated_augmentation")
+        if isinstance(self.adam_epsilon, bool) or not isinstance(
+            self.adam_epsilon, (int, float)
+        ) or not self.adam_epsilon > 0:
+            raise ValueError(f"adam_epsilon must be a positive number, got {self.adam_epsilon!r}.")
         if self.min_learning_rate >= self.learning_rate and self.schedule == "triangular":
             raise ValueError(
                 f"min_learning_rate ({self.min_learning_rate}) must be below learning_rate "
                 f"({self.learning_rate}) for the triangular schedule."
             )
         for name, valid in (("pooling", POOLINGS), ("augment", AUGMENTS),
-                            ("precision", PRECISIONS)):
+                            ("precision", PRECISIONS),
+                            ("random_erasing_fill", ERASING_FILLS),
+                            ("mix_lambda", MIX_LAMBDAS),
+                            ("mlp_output_activation", MLP_OUTPUT_ACTIVATIONS),
+                            ("drop_path_schedule", DROP_PATH_SCHEDULES),
+                            ("temperature", TEMPERATURES),
+                            ("temperature_form", TEMPERATURE_FORMS),
+                            ("initialization", INITIALIZATIONS)):
             if getattr(self, name) not in valid:
                 raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}.")
-        if not isinstance(self.jit_compile, bool):
-            raise ValueError(f"jit_compile must be true or false, got {self.jit_compile!r}.")
+        for name in ("jit_compile", "qkv_bias", "drop_remainder"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         fraction("validation_split")
         if isinstance(self.learning_rate, bool) or not isinstance(
             self.learning_rate, (int, float)
@@ -250,12 +305,14 @@ def _check_names(values: dict) -> None:
         )
 
 
-#: Named presets: the keras.io reference and the paper's training recipe (chapter 8).
-#: The paper recipe (Lee et al., arXiv 2112.13492, after DeiT): 32x32 inputs without
-#: upscaling, patch 4 (64 tokens), width 192, depth 9, 12 heads of 16, MLP ratio 2,
-#: a class token, stochastic depth 0.1, label smoothing 0.1, RandAugment, CutMix or
-#: MixUp per batch, random erasing, AdamW 1e-3 / 5e-2, batch 128, 100 epochs of which
-#: 10 warm up, then cosine.
+#: Named presets: the keras.io reference, a CPU-sized model, and the SPT/LSA paper's
+#: training recipe (chapter 8).
+#:
+#: "paper" follows the official code of Lee, Lee & Song (arXiv 2112.13492),
+#: github.com/aanna0701/SPT_LSA_ViT at commit 54bd796 (``main.py`` run with
+#: ``--dataset CIFAR100 --model vit``, its defaults otherwise), item by item with the
+#: file and lines it comes from; :mod:`vitsd.paper_recipe` lays it out next to the
+#: paper's text and lists what still differs.
 RECIPES = {
     "reference": {},
     # A ViT sized for a 2-core CPU (chapter 6): 32x32 inputs, 4x4 patches (64 tokens),
@@ -272,12 +329,42 @@ RECIPES = {
         batch_size=128, epochs=10, warmup_fraction=0.1,
     ),
     "paper": dict(
+        # models/create_model.py lines 9-12 (img_size 32): 4x4 patches, width 192,
+        # depth 9, 12 heads of 16, MLP ratio 2; models/vit.py lines 143-172: a class
+        # token read by LayerNorm + Linear; no dropout (vit.py line 125 defaults).
         image_size=32, patch_size=4, projection_dim=192, num_layers=9, num_heads=12,
         key_dim=16, mlp_units=(384, 192), head_units=(), pooling="class_token",
-        attention_dropout=0.0, mlp_dropout=0.0, head_dropout=0.0, stochastic_depth=0.1,
-        augment="strong", randaugment_ops=2, randaugment_factor=0.5, random_erasing=0.25,
-        mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, learning_rate=1e-3,
-        weight_decay=5e-2, batch_size=128, epochs=100, warmup_fraction=0.1,
+        attention_dropout=0.0, mlp_dropout=0.0, head_dropout=0.0,
+        layer_norm_eps=1e-5,  # torch.nn.LayerNorm's default (vit.py lines 27, 151)
+        # main.py line 77 (--sd 0.1); vit.py line 114: one DropPath(0.1) in every block.
+        stochastic_depth=0.1, drop_path_schedule="constant",
+        mlp_output_activation="linear",  # vit.py lines 39-45: Linear, GELU, Linear
+        qkv_bias=False,  # vit.py line 61: to_qkv = Linear(..., bias=False)
+        # vit.py lines 57, 69, 85: LSA multiplies the scores by a learned scale per
+        # head, initialised to dim_head ** -0.5.
+        temperature="head", temperature_form="multiply",
+        # vit.py lines 14-21, 143, 145, 155: Xavier-normal Linear weights, zero biases,
+        # class token and position embedding from torch.randn.
+        initialization="official",
+        # main.py lines 171-185: horizontal flip, RandomCrop(32, padding=4),
+        # CIFAR10Policy; lines 100-104 and 206-214: RandomErasing(probability=0.25,
+        # sh=0.4, r1=0.3) filled with the dataset mean, after normalisation.
+        augment="autoaugment", flip="horizontal", crop_padding=4,
+        random_erasing=0.25, random_erasing_fill="constant",
+        # main.py lines 85-96 and 333-357, utils/mix.py: half of the batches mixed
+        # (--mix_prob 0.5), CutMix or MixUp with equal odds, Beta(1, 1) for both, one
+        # weight (and one box) per batch.
+        cutmix_alpha=1.0, mixup_alpha=1.0, mix_probability=0.5, mix_lambda="per_batch",
+        label_smoothing=0.1,  # main.py lines 65, 133-137; utils/losses.py line 11
+        # main.py lines 98 and 221-223, utils/sampler.py: RASampler(len, 128, 1, 3,
+        # shuffle=True, drop_last=True) -- 3 shuffled passes per epoch, last partial
+        # batch dropped.
+        repeated_augmentation=3, drop_remainder=True,
+        # main.py lines 45-53 and 230: AdamW(lr 1e-3, weight decay 5e-2; PyTorch's
+        # eps 1e-8), batch 128, 100 epochs; utils/scheduler.py lines 91-113: 10 warmup
+        # epochs, then cosine.
+        learning_rate=1e-3, weight_decay=5e-2, adam_epsilon=1e-8, batch_size=128,
+        epochs=100, warmup_fraction=0.1,
     ),
 }
 

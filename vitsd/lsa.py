@@ -10,6 +10,12 @@ multi-head self-attention sharpen the attention of small-data ViTs:
    (initialised to ``sqrt(key_dim)``, the constant of ordinary attention) instead of a
    fixed ``sqrt(key_dim)``; training can lower it to sharpen the softmax.
 
+The paper's official code (``models/vit.py`` lines 57, 69, 85) learns one temperature
+per *head* and multiplies the scores by a learned scale (initialised to
+``1 / sqrt(key_dim)``) rather than dividing them; ``temperature="head"`` and
+``temperature_form="multiply"`` give that variant (chapter 8), as ``qkv_bias=False``
+gives its bias-free query/key/value projections (line 61).
+
 The keras.io reference implements this by overriding the private
 ``MultiHeadAttention._compute_attention``, whose signature changed in Keras 3.7, 3.9
 and 3.15. This layer is written on public API only: its own query/key/value/output
@@ -44,6 +50,14 @@ class LocalitySelfAttention(layers.Layer):
 
     ``diagonal_masking`` and ``learnable_temperature`` can be switched off one by one;
     with both off the layer computes ordinary scaled dot-product attention.
+
+    ``temperature``: one learned value per ``"layer"`` (a scalar) or per ``"head"``.
+    ``temperature_form``: ``"divide"`` the scores by a temperature initialised to
+    ``sqrt(key_dim)`` (weight ``temperature``), or ``"multiply"`` them by a scale
+    initialised to ``1 / sqrt(key_dim)`` (weight ``scale``, the official code's). The
+    two compute the same function; training moves them differently (weight decay pulls
+    a temperature towards sharper attention, a scale towards flatter).
+    ``qkv_bias=False`` drops the query/key/value biases.
     """
 
     def __init__(
@@ -53,14 +67,25 @@ class LocalitySelfAttention(layers.Layer):
         dropout: float = 0.0,
         diagonal_masking: bool = True,
         learnable_temperature: bool = True,
+        qkv_bias: bool = True,
+        temperature: str = "layer",
+        temperature_form: str = "divide",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if temperature not in ("layer", "head"):
+            raise ValueError(f"temperature must be 'layer' or 'head', got {temperature!r}.")
+        if temperature_form not in ("divide", "multiply"):
+            raise ValueError(
+                f"temperature_form must be 'divide' or 'multiply', got {temperature_form!r}.")
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.dropout = dropout
         self.diagonal_masking = diagonal_masking
         self.learnable_temperature = learnable_temperature
+        self.qkv_bias = qkv_bias
+        self.temperature_shape = temperature
+        self.temperature_form = temperature_form
         self.dropout_layer = layers.Dropout(dropout)
 
     def build(self, input_shape):
@@ -69,7 +94,8 @@ class LocalitySelfAttention(layers.Layer):
 
         def projection(name):
             return layers.EinsumDense(
-                "abc,cde->abde", output_shape=(None, heads, key_dim), bias_axes="de", name=name
+                "abc,cde->abde", output_shape=(None, heads, key_dim),
+                bias_axes="de" if self.qkv_bias else None, name=name
             )
 
         self.query_dense = projection("query")
@@ -81,24 +107,45 @@ class LocalitySelfAttention(layers.Layer):
         for proj in (self.query_dense, self.key_dense, self.value_dense):
             proj.build(input_shape)
         self.output_dense.build((input_shape[0], input_shape[1], heads, key_dim))
-        self.temperature = self.add_weight(
-            name="temperature",
-            shape=(),
-            initializer=keras.initializers.Constant(math.sqrt(key_dim)),
+        shape = () if self.temperature_shape == "layer" else (heads,)
+        weight = self.add_weight(
+            name="temperature" if self.temperature_form == "divide" else "scale",
+            shape=shape,
+            initializer=keras.initializers.Constant(
+                math.sqrt(key_dim) if self.temperature_form == "divide"
+                else 1.0 / math.sqrt(key_dim)),
             trainable=self.learnable_temperature,
         )
+        self.temperature = weight if self.temperature_form == "divide" else None
+        self.scale = weight if self.temperature_form == "multiply" else None
         self.built = True
+
+    def temperatures(self):
+        """The temperature each head divides its scores by, ``(heads,)`` NumPy (the
+        inverse of the scale in the ``"multiply"`` form)."""
+        weight = self.temperature if self.temperature is not None else self.scale
+        value = ops.convert_to_numpy(ops.broadcast_to(
+            ops.cast(weight, "float32"), (self.num_heads,)))
+        return value if self.temperature is not None else 1.0 / value
 
     def attention_probabilities(self, tokens):
         """Softmax attention ``(batch, heads, N, N)`` before dropout, in float32."""
         query = self.query_dense(tokens)
         key = self.key_dense(tokens)
         scores = ops.einsum("bqhd,bkhd->bhqk", ops.cast(query, "float32"), ops.cast(key, "float32"))
-        scores = scores / ops.cast(self.temperature, "float32")
+        if self.temperature_form == "divide":
+            scores = scores / self._per_head(self.temperature)
+        else:
+            scores = scores * self._per_head(self.scale)
         if self.diagonal_masking:
             mask = diagonal_mask(tokens.shape[1])
             scores = ops.where(mask, scores, _MASKED_SCORE)
         return ops.softmax(scores, axis=-1)
+
+    def _per_head(self, weight):
+        """The weight in float32, shaped to broadcast over ``(batch, heads, N, N)``."""
+        weight = ops.cast(weight, "float32")
+        return weight if self.temperature_shape == "layer" else ops.reshape(weight, (-1, 1, 1))
 
     def call(self, tokens, training=None, return_attention_scores=False):
         probabilities = self.attention_probabilities(tokens)
@@ -120,4 +167,7 @@ class LocalitySelfAttention(layers.Layer):
             "dropout": self.dropout,
             "diagonal_masking": self.diagonal_masking,
             "learnable_temperature": self.learnable_temperature,
+            "qkv_bias": self.qkv_bias,
+            "temperature": self.temperature_shape,
+            "temperature_form": self.temperature_form,
         }

@@ -122,8 +122,11 @@ def _build(config: Config, tokenizer: str, lsa: bool, name: str) -> keras.Model:
             mlp_dropout=config.mlp_dropout,
             layer_norm_eps=config.layer_norm_eps,
             locality=lsa,
-            # Stochastic depth grows linearly with depth, as in DeiT.
-            drop_path=config.stochastic_depth * i / max(config.num_layers - 1, 1),
+            drop_path=drop_path_rate(config, i),
+            mlp_output_activation=config.mlp_output_activation,
+            qkv_bias=config.qkv_bias,
+            temperature=config.temperature,
+            temperature_form=config.temperature_form,
             name=f"block_{i}",
         )(tokens)
     x = layers.LayerNormalization(epsilon=config.layer_norm_eps, name="final_norm")(tokens)
@@ -138,7 +141,22 @@ def _build(config: Config, tokenizer: str, lsa: bool, name: str) -> keras.Model:
     for layer in mlp_layers(config.head_units, config.head_dropout, name="head"):
         x = layer(x)
     logits = layers.Dense(config.num_classes, dtype="float32", name="logits")(x)
-    return keras.Model(inputs, logits, name=name)
+    model = keras.Model(inputs, logits, name=name)
+    if config.initialization == "official":
+        from vitsd.initialization import official_initialization
+
+        official_initialization(model, config.seed)
+    return model
+
+
+def drop_path_rate(config: Config, block: int) -> float:
+    """Stochastic-depth rate of block ``block``: growing linearly from 0 in the first
+    block to ``config.stochastic_depth`` in the last (DeiT; ``drop_path_schedule ==
+    "linear"``), or ``stochastic_depth`` in every block (``"constant"``: the official
+    code's one ``DropPath(0.1)`` for all blocks, ``models/vit.py`` line 114)."""
+    if config.drop_path_schedule == "constant":
+        return config.stochastic_depth
+    return config.stochastic_depth * block / max(config.num_layers - 1, 1)
 
 
 def build_named(model: str, config: Config | None = None) -> keras.Model:

@@ -6,15 +6,22 @@ the SPT/LSA paper, after DeiT, augments much harder, and some of it cannot live 
 the model: CutMix and MixUp blend *pairs* of examples and change the *labels*. So this
 module builds a ``tf.data`` pipeline that yields ``(images, labels)`` batches:
 
-    shuffle -> batch -> [flip, RandAugment, random erasing]     (config.augment == "strong")
-                     -> [flip, rotation, zoom]                  (config.augment == "pipeline")
-                     -> [pad-and-crop, flip]                    (config.augment == "crop")
-                     -> [CutMix or MixUp, one of the two per batch]  (an alpha > 0)
-                     -> prefetch
+    shuffle [x repeated_augmentation passes] -> batch
+      -> [flip, RandAugment, random erasing]                     (augment == "strong")
+      -> [flip, rotation, zoom]                                  (augment == "pipeline")
+      -> [pad-and-crop, flip]                                    (augment == "crop")
+      -> [flip, pad-and-crop, AutoAugment, random erasing]       (augment == "autoaugment")
+      -> [CutMix or MixUp, one of the two per batch]             (an alpha > 0)
+      -> prefetch
 
-Everything is Keras preprocessing layers except the choice between CutMix and MixUp and
-one correction to CutMix (:class:`PixelAreaCutMix`). The layers act on the raw 0..255
-images, before the model's own normalisation.
+The ``"autoaugment"`` chain is the official code's (``main.py`` lines 171-214), every
+step drawn per image: :class:`RandomPadCrop`, :class:`vitsd.autoaugment.CIFAR10Policy`
+and :class:`ConstantErasing`. Mixing is Keras' CutMix and MixUp layers with one weight
+per example (``mix_lambda == "per_example"``, :class:`CutMixOrMixUp`), or the official
+code's one weight and one box per batch (``"per_batch"``, :class:`BatchMix`), on a
+``mix_probability`` fraction of the batches. Passes and batching are
+:mod:`vitsd.sampler`'s. Everything acts on the raw 0..255 images, before the model's
+own normalisation.
 
 Keras image preprocessing layers are safe inside ``tf.data`` on every backend: called
 from a ``Dataset.map`` they see a TensorFlow graph and switch to TensorFlow ops for
@@ -36,6 +43,8 @@ import numbers
 import keras
 import numpy as np
 import tensorflow as tf
+
+from vitsd.sampler import training_batches
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -106,6 +115,219 @@ def crop_augmentation(config):
         return flip(images, training=training) if flip is not None else images
 
     return augment
+
+
+def channel_statistics(x, chunk: int = 2048):
+    """Per-channel mean and standard deviation of images ``(N, H, W, C)``, in 0..1 units
+    (pixel values / 255), computed in float64 a chunk at a time: the statistics the
+    official code normalises with (``utils/dataloader.py`` lines 19-20 give CIFAR-100's,
+    ``(0.5070, 0.4865, 0.4409)`` and ``(0.2673, 0.2564, 0.2762)``)."""
+    x = np.asarray(x)
+    if x.ndim != 4 or not len(x):
+        raise ValueError(f"x must be a non-empty batch of images (N, H, W, C), got {x.shape}.")
+    total = np.zeros(x.shape[-1])
+    squares = np.zeros(x.shape[-1])
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk].astype(np.float64) / 255.0
+        total += part.sum(axis=(0, 1, 2))
+        squares += np.square(part).sum(axis=(0, 1, 2))
+    count = x.shape[0] * x.shape[1] * x.shape[2]
+    mean = total / count
+    return mean, np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+
+
+def official_erasing_fill(mean, std) -> np.ndarray:
+    """The pixel colour (0..255) the official code's random erasing paints.
+
+    ``main.py`` lines 206-214 place ``RandomErasing(..., mean=<dataset mean>)`` *after*
+    ``Normalize(mean, std)``, and ``utils/random_erasing.py`` lines 37-39 write that
+    mean (in 0..1 units) into the already normalised image. Normalised value ``mean``
+    is the pixel ``255 * (mean + mean * std)``: for CIFAR-100 about (164, 156, 143), a
+    light grey, not the mean colour (about (129, 124, 112)). vitsd erases raw pixels
+    before the model normalises them, so it paints that pixel value.
+    """
+    mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+    return 255.0 * (mean + mean * std)
+
+
+class ConstantErasing:
+    """Random erasing as the official code does it (``utils/random_erasing.py``),
+    independently per image (chapter 8).
+
+    With probability ``probability`` (``main.py`` line 100: 0.25) an image gets one
+    rectangle of the constant colour ``fill``; otherwise it is unchanged. The rectangle
+    is drawn as ``RandomErasing.__call__`` does (lines 21-44): up to ``attempts`` (100)
+    times, an area ``U(area[0], area[1])`` times the image's (``sl=0.02``; ``sh=0.4``,
+    ``main.py`` line 102) and an aspect ratio ``U(min_aspect, 1 / min_aspect)``
+    (``r1=0.3``, line 104; uniform, not log-uniform), giving
+    ``h = round(sqrt(area * ratio))`` rows and ``w = round(sqrt(area / ratio))``
+    columns (Python's round, half to even); the first attempt with ``h < H`` and
+    ``w < W`` is placed with its top-left corner uniform over the positions that fit.
+    A ``tf.data`` map function on ``(B, H, W, C)`` float batches; returns float32.
+    """
+
+    def __init__(self, probability: float, fill, area=(0.02, 0.4), min_aspect: float = 0.3,
+                 attempts: int = 100, seed: int | None = None):
+        if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
+                or not 0 <= probability <= 1:
+            raise ValueError(f"probability must be in [0, 1], got {probability!r}.")
+        if not 0 < area[0] <= area[1] < 1:
+            raise ValueError(f"area must be (low, high) with 0 < low <= high < 1, got {area!r}.")
+        if not 0 < min_aspect <= 1:
+            raise ValueError(f"min_aspect must be in (0, 1], got {min_aspect!r}.")
+        if isinstance(attempts, bool) or not isinstance(attempts, numbers.Integral) \
+                or attempts < 1:
+            raise ValueError(f"attempts must be a positive integer, got {attempts!r}.")
+        self.probability = float(probability)
+        self.fill = np.asarray(fill, np.float32).reshape(-1)
+        self.area = (float(area[0]), float(area[1]))
+        self.min_aspect = float(min_aspect)
+        self.attempts = int(attempts)
+        self._rng = (tf.random.Generator.from_non_deterministic_state() if seed is None
+                     else tf.random.Generator.from_seed(seed))
+
+    def uniforms(self, batch) -> dict:
+        """The raw draws for ``batch`` images, all uniform in [0, 1), float64: ``gate``
+        ``(B,)``, ``area`` and ``ratio`` ``(B, attempts)``, ``corner`` ``(B, 2)``."""
+        rng = self._rng
+        return {"gate": rng.uniform([batch], dtype=tf.float64),
+                "area": rng.uniform([batch, self.attempts], dtype=tf.float64),
+                "ratio": rng.uniform([batch, self.attempts], dtype=tf.float64),
+                "corner": rng.uniform([batch, 2], dtype=tf.float64)}
+
+    def rectangles(self, uniforms, height, width) -> dict:
+        """The rectangle of each image from :meth:`uniforms`: ``erase`` ``(B,)`` bool
+        and ``top``, ``left``, ``rows``, ``cols`` ``(B,)`` int32 (all 0 when nothing
+        is erased). ``random.uniform(a, b)`` is ``a + (b - a) * u``, as in Python."""
+        h_f, w_f = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+        low, high = self.area
+        u = {k: tf.cast(v, tf.float64) for k, v in uniforms.items()}
+        erase = u["gate"] <= self.probability  # the official skips when uniform > p
+        target = (low + (high - low) * u["area"]) * (h_f * w_f)
+        r1 = self.min_aspect
+        ratio = r1 + (1.0 / r1 - r1) * u["ratio"]
+        rows = tf.round(tf.sqrt(target * ratio))  # half to even, as Python's round
+        cols = tf.round(tf.sqrt(target / ratio))
+        fits = (cols < w_f) & (rows < h_f)
+        first = tf.argmax(tf.cast(fits, tf.int32), axis=1, output_type=tf.int32)
+        rows = tf.gather(rows, first, batch_dims=1)
+        cols = tf.gather(cols, first, batch_dims=1)
+        erase = erase & tf.reduce_any(fits, axis=1)
+        top = tf.floor(u["corner"][:, 0] * (h_f - rows + 1.0))
+        left = tf.floor(u["corner"][:, 1] * (w_f - cols + 1.0))
+
+        def as_int(v):
+            return tf.where(erase, tf.cast(v, tf.int32), 0)
+
+        return {"erase": erase, "top": as_int(top), "left": as_int(left),
+                "rows": as_int(rows), "cols": as_int(cols)}
+
+    def draw(self, batch, height, width) -> dict:
+        """:meth:`rectangles` of fresh :meth:`uniforms`."""
+        return self.rectangles(self.uniforms(batch), height, width)
+
+    def apply(self, images, draws) -> tf.Tensor:
+        images = tf.cast(images, tf.float32)
+        shape = tf.shape(images)
+        r = tf.range(shape[1])[None, :, None]
+        c = tf.range(shape[2])[None, None, :]
+
+        def col(v):
+            return v[:, None, None]
+
+        inside = ((r >= col(draws["top"])) & (r < col(draws["top"] + draws["rows"]))
+                  & (c >= col(draws["left"])) & (c < col(draws["left"] + draws["cols"])))
+        fill = tf.broadcast_to(tf.constant(self.fill), [shape[3]])
+        return tf.where(inside[..., None], fill, images)
+
+    def __call__(self, images, training: bool = True) -> tf.Tensor:
+        if not training or self.probability == 0:
+            return tf.cast(images, tf.float32)
+        shape = tf.shape(images)
+        return self.apply(images, self.draw(shape[0], shape[1], shape[2]))
+
+
+def autoaugment_augmentation(config, fill=None):
+    """The official code's training transforms, per image (``main.py`` lines 171-214):
+    random horizontal flip, pad-by-``crop_padding``-and-crop (:class:`RandomPadCrop`),
+    AutoAugment's CIFAR-10 policy (:class:`vitsd.autoaugment.CIFAR10Policy`) and, with
+    probability ``config.random_erasing``, random erasing -- :class:`ConstantErasing`
+    painting ``fill`` (see :func:`official_erasing_fill`) when
+    ``config.random_erasing_fill == "constant"``, Keras' noise otherwise. A function of
+    a batch of raw 0..255 images (``config.augment == "autoaugment"``)."""
+    flip, crop, policy, erasing = _autoaugment_parts(config, fill)
+
+    def augment(images, training=True):
+        if not training:
+            return tf.cast(images, tf.float32)
+        images = tf.cast(images, tf.float32)
+        if flip is not None:
+            images = flip(images, training=True)
+        images = policy(crop(images))
+        return erasing(images, training=True) if erasing is not None else images
+
+    return augment
+
+
+def _autoaugment_parts(config, fill):
+    """The flip, crop, policy and erasing steps of the ``"autoaugment"`` chain."""
+    from vitsd.autoaugment import CIFAR10Policy
+
+    flip = (keras.layers.RandomFlip(config.flip, seed=config.seed, dtype="float32",
+                                    name="flip") if config.flip != "none" else None)
+    crop = RandomPadCrop(config.crop_padding, seed=config.seed + 5)
+    policy = CIFAR10Policy(seed=config.seed + 6)
+    return flip, crop, policy, _erasing(config, fill)
+
+
+def autoaugment_views(images, config, passes: int = 2, fill=None):
+    """``passes`` augmented versions of one batch, made by the steps of the
+    ``"autoaugment"`` chain (:func:`autoaugment_augmentation`), each image with its own
+    draws, and a caption per image naming the AutoAugment operations applied and
+    whether a rectangle was erased (chapter 8's figure; flips and crops are visible in
+    the images). ``fill`` defaults to :func:`official_erasing_fill` of ``images``.
+
+    Returns ``(views, captions)``: a list of ``passes`` uint8 arrays shaped like
+    ``images`` and a list of ``passes`` lists of strings. Runs eagerly.
+    """
+    images = np.asarray(images)
+    if fill is None and config.random_erasing > 0 and config.random_erasing_fill == "constant":
+        fill = official_erasing_fill(*channel_statistics(images))
+    flip, crop, policy, erasing = _autoaugment_parts(config, fill)
+    views, captions = [], []
+    for _ in range(passes):
+        x = tf.convert_to_tensor(images, tf.float32)
+        if flip is not None:
+            x = flip(x, training=True)
+        x = crop(x)
+        draws = policy.draw(len(images))
+        x = policy.apply(x, draws)
+        words = policy.describe(draws)
+        if isinstance(erasing, ConstantErasing):
+            shape = tf.shape(x)
+            erased = erasing.draw(shape[0], shape[1], shape[2])
+            x = erasing.apply(x, erased)
+            words = [w + (", erased" if e else "")
+                     for w, e in zip(words, np.asarray(erased["erase"]))]
+        elif erasing is not None:
+            x = erasing(x, training=True)
+        views.append(np.clip(np.round(np.asarray(x)), 0, 255).astype(np.uint8))
+        captions.append(words)
+    return views, captions
+
+
+def _erasing(config, fill):
+    """The random-erasing step of ``config`` (None when off)."""
+    p = float(config.random_erasing)
+    if p == 0:
+        return None
+    if config.random_erasing_fill == "constant":
+        if fill is None:
+            raise ValueError("random_erasing_fill='constant' needs the fill colour "
+                             "(official_erasing_fill of the training images).")
+        return ConstantErasing(p, fill, seed=config.seed + 7)
+    return keras.layers.RandomErasing(factor=(p, p), value_range=(0, 255), seed=config.seed + 2,
+                                      dtype="float32", name="random_erasing")
 
 
 def strong_augmentation(config) -> keras.layers.Pipeline:
@@ -217,11 +439,12 @@ class CutMixOrMixUp:
       ``lam ~ Beta(alpha, alpha)`` per example.
 
     The partner of each example is a random permutation of the batch, so an example
-    may, rarely, be mixed with itself.
+    may, rarely, be mixed with itself. With ``probability < 1`` only that fraction of
+    the batches is mixed; the others pass unchanged (float32).
     """
 
     def __init__(self, cutmix_alpha: float = 1.0, mixup_alpha: float = 0.8,
-                 seed: int | None = None):
+                 seed: int | None = None, probability: float = 1.0):
         for name, value in (("cutmix_alpha", cutmix_alpha), ("mixup_alpha", mixup_alpha)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not value >= 0:
@@ -233,8 +456,12 @@ class CutMixOrMixUp:
                 f"cutmix_alpha must be at most 1 (keras.layers.CutMix's limit), got "
                 f"{cutmix_alpha!r}."
             )
+        if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
+                or not 0 < probability <= 1:
+            raise ValueError(f"probability must be in (0, 1], got {probability!r}.")
         self.cutmix_alpha = float(cutmix_alpha)
         self.mixup_alpha = float(mixup_alpha)
+        self.probability = float(probability)
         self.seed = seed
 
         def seed_plus(k):
@@ -255,6 +482,12 @@ class CutMixOrMixUp:
                 tf.random.Generator.from_non_deterministic_state() if seed is None
                 else tf.random.Generator.from_seed(seed + 2)
             )
+        self._gate = None
+        if self.probability < 1:
+            self._gate = (
+                tf.random.Generator.from_non_deterministic_state() if seed is None
+                else tf.random.Generator.from_seed(seed + 4)
+            )
 
     @staticmethod
     def _apply(layer, images, labels):
@@ -263,8 +496,7 @@ class CutMixOrMixUp:
         return {"images": tf.cast(out["images"], tf.float32),
                 "labels": tf.cast(out["labels"], tf.float32)}
 
-    def __call__(self, batch: dict) -> dict:
-        images, labels = batch["images"], batch["labels"]
+    def _mix(self, images, labels) -> dict:
         if self._choice is None:
             return self._apply(self.cutmix or self.mixup, images, labels)
         use_cutmix = self._choice.uniform(()) < 0.5
@@ -273,6 +505,145 @@ class CutMixOrMixUp:
             lambda: self._apply(self.cutmix, images, labels),
             lambda: self._apply(self.mixup, images, labels),
         )
+
+    def __call__(self, batch: dict) -> dict:
+        images, labels = batch["images"], batch["labels"]
+        if self._gate is None:
+            return self._mix(images, labels)
+        return tf.cond(
+            self._gate.uniform(()) < self.probability,
+            lambda: self._mix(images, labels),
+            lambda: {"images": tf.cast(images, tf.float32),
+                     "labels": tf.cast(labels, tf.float32)},
+        )
+
+
+class BatchMix:
+    """CutMix or MixUp with one mixing weight per batch, as the official code mixes
+    (``main.py`` lines 298-363, ``utils/mix.py``; chapter 8).
+
+    A ``tf.data`` map function like :class:`CutMixOrMixUp`: ``{"images", "labels"
+    (one-hot)}`` in and out, float32. Per batch:
+
+    * with probability ``1 - probability`` the batch passes unchanged
+      (``r < args.mix_prob``, ``--mix_prob 0.5``);
+    * otherwise CutMix or MixUp, with odds 1/2 each when both alphas are positive
+      (``switching_prob < 0.5``), else the one that is;
+    * the partner of every example is a random permutation of the batch
+      (``torch.randperm``), and one weight ``lam ~ Beta(alpha, alpha)`` serves the
+      whole batch (``np.random.beta``; ``--alpha 1``, ``--beta 1``);
+    * MixUp: ``lam * x + (1 - lam) * x[perm]``;
+    * CutMix (``rand_bbox``): one box for the whole batch, sides
+      ``int(side * sqrt(1 - lam))``, centre uniform over the pixels, half-sides
+      ``side // 2`` each way, clipped to the image; the pasted pixels of ``x[perm]``
+      decide the weight, ``lam = 1 - box area / image area``;
+    * labels ``lam * y + (1 - lam) * y[perm]``: with label smoothing, the loss of the
+      official ``mixup_criterion`` (linear in the target).
+    """
+
+    def __init__(self, cutmix_alpha: float = 1.0, mixup_alpha: float = 1.0,
+                 probability: float = 0.5, seed: int | None = None):
+        for name, value in (("cutmix_alpha", cutmix_alpha), ("mixup_alpha", mixup_alpha)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not value >= 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        if cutmix_alpha == 0 and mixup_alpha == 0:
+            raise ValueError("BatchMix needs cutmix_alpha > 0 or mixup_alpha > 0.")
+        if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
+                or not 0 < probability <= 1:
+            raise ValueError(f"probability must be in (0, 1], got {probability!r}.")
+        self.cutmix_alpha = float(cutmix_alpha)
+        self.mixup_alpha = float(mixup_alpha)
+        self.probability = float(probability)
+        self._rng = (tf.random.Generator.from_non_deterministic_state() if seed is None
+                     else tf.random.Generator.from_seed(seed))
+
+    def _beta(self, alpha: float) -> tf.Tensor:
+        seeds = self._rng.make_seeds(2)
+        a = tf.random.stateless_gamma([], seeds[:, 0], alpha=alpha, dtype=tf.float64)
+        b = tf.random.stateless_gamma([], seeds[:, 1], alpha=alpha, dtype=tf.float64)
+        return a / (a + b)
+
+    def draw(self, batch) -> dict:
+        """The random choices for one batch of ``batch`` examples: ``kind`` (0: none,
+        1: CutMix, 2: MixUp), ``permutation``, ``lam`` (float64) and the CutMix box
+        centre ``center`` (row, column uniforms in [0, 1))."""
+        rng = self._rng
+        mixed = rng.uniform([], dtype=tf.float64) < self.probability
+        switch = rng.uniform([], dtype=tf.float64) < 0.5
+        if self.cutmix_alpha > 0 and self.mixup_alpha > 0:
+            kind = tf.where(switch, 1, 2)
+            lam = tf.where(switch, self._beta(self.cutmix_alpha), self._beta(self.mixup_alpha))
+        elif self.cutmix_alpha > 0:
+            kind, lam = tf.constant(1), self._beta(self.cutmix_alpha)
+        else:
+            kind, lam = tf.constant(2), self._beta(self.mixup_alpha)
+        return {
+            "kind": tf.where(mixed, kind, 0),
+            "permutation": tf.argsort(rng.uniform([batch])),
+            "lam": lam,
+            "center": rng.uniform([2], dtype=tf.float64),
+        }
+
+    @staticmethod
+    def cutmix_box(height, width, lam, center):
+        """``(top, bottom, left, right)`` int32 of the pasted box (``rand_bbox``)."""
+        cut = tf.sqrt(1.0 - lam)
+        h_f, w_f = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+        half_rows = tf.cast(tf.floor(h_f * cut), tf.int32) // 2
+        half_cols = tf.cast(tf.floor(w_f * cut), tf.int32) // 2
+        row = tf.cast(tf.floor(center[0] * h_f), tf.int32)
+        col = tf.cast(tf.floor(center[1] * w_f), tf.int32)
+        return (tf.clip_by_value(row - half_rows, 0, height),
+                tf.clip_by_value(row + half_rows, 0, height),
+                tf.clip_by_value(col - half_cols, 0, width),
+                tf.clip_by_value(col + half_cols, 0, width))
+
+    def apply(self, images, labels, draws) -> dict:
+        images = tf.cast(images, tf.float32)
+        labels = tf.cast(labels, tf.float32)
+        perm = draws["permutation"]
+        other_images, other_labels = tf.gather(images, perm), tf.gather(labels, perm)
+        shape = tf.shape(images)
+
+        def mixup():
+            lam = tf.cast(draws["lam"], tf.float32)
+            return lam * images + (1 - lam) * other_images, lam
+
+        def cutmix():
+            top, bottom, left, right = self.cutmix_box(shape[1], shape[2], draws["lam"],
+                                                       draws["center"])
+            r = tf.range(shape[1])[:, None]
+            c = tf.range(shape[2])[None, :]
+            box = (r >= top) & (r < bottom) & (c >= left) & (c < right)
+            area = tf.cast((bottom - top) * (right - left), tf.float64)
+            lam = 1.0 - area / tf.cast(shape[1] * shape[2], tf.float64)
+            return tf.where(box[None, :, :, None], other_images, images), tf.cast(lam, tf.float32)
+
+        def unmixed():
+            return images, tf.constant(1.0)
+
+        mixed, lam = tf.switch_case(draws["kind"], [unmixed, cutmix, mixup])
+        return {"images": mixed, "labels": lam * labels + (1 - lam) * other_labels}
+
+    def __call__(self, batch: dict) -> dict:
+        images = batch["images"]
+        return self.apply(images, batch["labels"], self.draw(tf.shape(images)[0]))
+
+
+def _augmentation(config, x):
+    """The map function of ``config.augment`` for training images ``x``."""
+    constant = config.random_erasing > 0 and config.random_erasing_fill == "constant"
+    fill = official_erasing_fill(*channel_statistics(x)) if constant else None
+    if config.augment == "autoaugment":
+        return autoaugment_augmentation(config, fill)
+    if config.augment == "strong" and constant:
+        strong = strong_augmentation(config.replace(random_erasing=0.0))
+        erasing = _erasing(config, fill)
+        return lambda images, training=True: erasing(strong(images, training=training),
+                                                     training=training)
+    return {"strong": strong_augmentation, "pipeline": reference_augmentation,
+            "crop": crop_augmentation}[config.augment](config)
 
 
 def make_dataset(
@@ -290,10 +661,13 @@ def make_dataset(
     Labels come out one-hot float32 when ``categorical`` (see ``Config.soft_labels``),
     int64 otherwise.
 
-    ``training=True``: shuffle (seeded with ``config.seed``, a new order every epoch),
-    batch, strong augmentation when ``config.augment == "strong"`` (with
-    ``augment == "reference"`` the model augments itself), CutMix or MixUp when an alpha
-    is positive (needs ``categorical``), prefetch. ``training=False``: batch and
+    ``training=True``: shuffle (seeded with ``config.seed``, a new order every epoch;
+    ``config.repeated_augmentation`` shuffled passes per epoch, :mod:`vitsd.sampler`),
+    batch, augmentation when ``config.augment`` is ``"strong"``, ``"pipeline"``,
+    ``"crop"`` or ``"autoaugment"`` (with ``augment == "reference"`` the model augments
+    itself), CutMix or MixUp when an alpha is positive (needs ``categorical``),
+    prefetch. The constant colour of ``random_erasing_fill == "constant"`` comes from
+    ``x``'s channel statistics (:func:`official_erasing_fill`). ``training=False``: batch and
     prefetch only, in the order given. ``deterministic=True`` runs the random steps one
     batch at a time, so that the same seed gives the same batches.
     """
@@ -328,19 +702,25 @@ def make_dataset(
 
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     if training:
-        dataset = dataset.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(config.batch_size).map(encode, num_parallel_calls=AUTOTUNE)
+        dataset = training_batches(dataset, len(x), config)
+    else:
+        dataset = dataset.batch(config.batch_size)
+    dataset = dataset.map(encode, num_parallel_calls=AUTOTUNE)
     if training:
         parallel = None if deterministic else AUTOTUNE
-        if config.augment in ("strong", "pipeline", "crop"):
-            augment = {"strong": strong_augmentation, "pipeline": reference_augmentation,
-                       "crop": crop_augmentation}[config.augment](config)
+        if config.augment in ("strong", "pipeline", "crop", "autoaugment"):
+            augment = _augmentation(config, x)
             dataset = dataset.map(
                 lambda images, labels: (augment(images, training=True), labels),
                 num_parallel_calls=parallel,
             )
         if mixing:
-            mix = CutMixOrMixUp(config.cutmix_alpha, config.mixup_alpha, seed=config.seed + 3)
+            if config.mix_lambda == "per_batch":
+                mix = BatchMix(config.cutmix_alpha, config.mixup_alpha,
+                               probability=config.mix_probability, seed=config.seed + 3)
+            else:
+                mix = CutMixOrMixUp(config.cutmix_alpha, config.mixup_alpha,
+                                    seed=config.seed + 3, probability=config.mix_probability)
 
             def mix_batch(images, labels):
                 out = mix({"images": images, "labels": labels})

@@ -8,6 +8,7 @@ Chapter 4 "Locality Self-Attention": :func:`plot_attention_matrices`,
 Chapter 6 "Training and comparison": :func:`plot_history`, :func:`plot_learning_rate`,
 :func:`plot_results_table`.
 Chapter 7 "Looking inside": :func:`plot_attention_overlay`.
+Chapter 8 "Going further": :func:`plot_augmented_batches`.
 
 Every function builds and returns a :class:`matplotlib.figure.Figure` without going
 through ``pyplot``: nothing is registered globally, nothing is shown, nothing needs
@@ -200,6 +201,61 @@ def plot_augmentations(image, augmented_list, title=None) -> Figure:
     fig, axes = _grid_figure(len(panels), len(panels), panel=1.9, title=title)
     for i, (ax, im) in enumerate(zip(axes, panels)):
         _show(ax, to_display(im), "original" if i == 0 else f"augmented {i}")
+    return fig
+
+
+def plot_augmented_batches(originals, batches, captions=None, row_titles=None,
+                           title=None) -> Figure:
+    """A batch of images in the first row, then one row per augmented version of the
+    same batch (chapter 8): column ``j`` follows image ``j`` through every row, so one
+    sees that each image of a batch gets its own operations.
+
+    ``batches``: a list of arrays shaped like ``originals`` ``(B, H, W, C)``;
+    ``captions``: per augmented row, one string per image (or ``None``);
+    ``row_titles``: one per row, the originals' row included (default "original",
+    "pass 1", ...), written to the left of each row.
+    """
+    originals = _as_image_list(originals, "originals")
+    batches = [_as_image_list(batch, f"batches[{i}]") for i, batch in enumerate(batches)]
+    count = len(originals)
+    for i, batch in enumerate(batches):
+        if len(batch) != count:
+            raise ValueError(
+                f"batches[{i}] must hold one image per original ({count}), got {len(batch)}."
+            )
+    if captions is not None:
+        captions = list(captions)
+        if len(captions) != len(batches):
+            raise ValueError(
+                f"captions must have one row per batch ({len(batches)}), got {len(captions)}."
+            )
+        for i, row in enumerate(captions):
+            if row is not None and len(row) != count:
+                raise ValueError(
+                    f"captions[{i}] must have one caption per image ({count}), got {len(row)}."
+                )
+    if row_titles is None:
+        row_titles = ["original"] + [f"pass {i + 1}" for i in range(len(batches))]
+    row_titles = list(row_titles)
+    if len(row_titles) != len(batches) + 1:
+        raise ValueError(
+            f"row_titles must have one title per row ({len(batches) + 1}), got {len(row_titles)}."
+        )
+    rows = [originals] + batches
+    fig = Figure(figsize=(count * PANEL, len(rows) * (PANEL + 0.45) + (0.4 if title else 0.0)),
+                 layout="constrained")
+    axes = fig.subplots(len(rows), count, squeeze=False)
+    for r, row in enumerate(rows):
+        for j, image in enumerate(row):
+            caption = None
+            if r and captions is not None and captions[r - 1] is not None:
+                caption = captions[r - 1][j]
+            _show(axes[r, j], to_display(image))
+            if caption:
+                axes[r, j].set_title(caption, fontsize="x-small", wrap=True)
+        axes[r, 0].set_ylabel(row_titles[r], fontsize="medium")
+    if title:
+        fig.suptitle(title, fontsize="large")
     return fig
 
 

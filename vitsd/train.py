@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 import vitsd
+from vitsd import sampler
 from vitsd.config import Config, model_switches
 from vitsd.data import load_dataset, train_val_split
 from vitsd.model import adapt_normalization, build_named, count_parameters
@@ -78,8 +78,11 @@ def make_schedule(config: Config, steps_per_epoch: int):
 
 
 def make_optimizer(config: Config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """AdamW following :func:`make_schedule`, with ``config.weight_decay`` and
+    ``config.adam_epsilon`` (Keras' default 1e-7; PyTorch's, in the paper preset, 1e-8)."""
     return keras.optimizers.AdamW(
-        learning_rate=make_schedule(config, steps_per_epoch), weight_decay=config.weight_decay
+        learning_rate=make_schedule(config, steps_per_epoch), weight_decay=config.weight_decay,
+        epsilon=config.adam_epsilon,
     )
 
 
@@ -107,8 +110,11 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | Non
 
 def uses_input_pipeline(config: Config) -> bool:
     """Whether training data goes through :mod:`vitsd.pipeline` (tf.data) rather than
-    Keras' own array adapter: for augmentation outside the model or soft labels."""
-    return config.augment in ("strong", "pipeline", "crop") or config.soft_labels
+    Keras' own array adapter: for augmentation outside the model, soft labels, several
+    passes per epoch or dropped incomplete batches."""
+    return (config.augment in ("strong", "pipeline", "crop", "autoaugment")
+            or config.soft_labels or config.repeated_augmentation > 1
+            or config.drop_remainder)
 
 
 def backend_defaults(config: Config) -> Config:
@@ -314,7 +320,8 @@ def train(
     x_train, y_train, x_val, y_val = train_val_split(
         data.x_train, data.y_train, config.validation_split, config.seed
     )
-    steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
+    # With repeated augmentation an epoch is several passes (vitsd.sampler).
+    steps_per_epoch = sampler.steps_per_epoch(len(x_train), config)
 
     net = build_named(model, config)
     adapt_normalization(net, x_train)
@@ -374,7 +381,7 @@ def train(
     fit_seconds = time.perf_counter() - start
     timing = record["timing"]
     timing["train_seconds"] = float(sum(record["history"].get("epoch_seconds", [])))
-    trained = len(x_train) * config.epochs
+    trained = sampler.images_per_epoch(len(x_train), config) * config.epochs
     timing["train_images_per_second"] = (
         trained / timing["train_seconds"] if timing["train_seconds"] else None
     )
