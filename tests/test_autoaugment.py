@@ -134,7 +134,7 @@ def test_operation_matches_pil_at_every_level_and_sign(name):
     for magnitude in sorted(set(np.asarray(LEVELS[name], np.float64).tolist())):
         for sign in ((-1, 1) if name in aa.SIGNED else (1,)):
             argument = pil_argument(name, magnitude, sign)
-            same(tf_call(name, argument), with_pil(lambda im: PIL_OPS[name](im, argument)))
+            same(tf_call(name, argument), with_pil(lambda im, a=argument: PIL_OPS[name](im, a)))
 
 
 @pytest.mark.parametrize("name, arguments", [
@@ -145,7 +145,7 @@ def test_operation_matches_pil_at_every_level_and_sign(name):
 ])
 def test_operation_matches_pil_beyond_the_policy_levels(name, arguments):
     for argument in arguments:
-        same(tf_call(name, argument), with_pil(lambda im: PIL_OPS[name](im, argument)))
+        same(tf_call(name, argument), with_pil(lambda im, a=argument: PIL_OPS[name](im, a)))
 
 
 def test_operations_take_one_parameter_per_image():

@@ -11,7 +11,6 @@ from vitsd.droppath import DropPath
 from vitsd.explain import attention_maps, attention_scores
 from vitsd.patches import ClassToken
 
-
 # The official ViT for CIFAR-100 (models/create_model.py lines 9-12 with main.py's
 # CIFAR100 settings: img_size 32, 100 classes), counted from models/vit.py and
 # models/SPT.py by hand. d = 192, 64 patches of 4x4x3 = 48 values, 9 blocks, 12 heads
