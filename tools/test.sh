@@ -11,7 +11,7 @@ PYTEST="python -m pytest -q -p no:cacheprovider"
 # on the backend and runs once, on TensorFlow.
 JAX_TESTS="tests/test_layers.py tests/test_model.py tests/test_schedule.py
   tests/test_schedule_triangular.py tests/test_explain.py tests/test_recipe.py
-  tests/test_stem.py tests/test_pipeline.py tests/test_train.py"
+  tests/test_stem.py tests/test_pipeline.py tests/test_train.py tests/test_hub.py"
 
 echo "== vitsd tests, TensorFlow and JAX backends side by side (JAX spends most of its"
 echo "   time compiling on one core)"

@@ -46,7 +46,7 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"vitsd.{_WHERE[name]}"), name)
         globals()[name] = value
         return value
-    if name in _EXPORTS or name in ("plots", "rollout", "cli", "pipeline", "book"):
+    if name in _EXPORTS or name in ("plots", "rollout", "cli", "pipeline", "book", "hub"):
         return importlib.import_module(f"vitsd.{name}")
     raise AttributeError(f"module 'vitsd' has no attribute {name!r}")
 
