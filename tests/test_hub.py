@@ -21,7 +21,10 @@ import numpy as np
 import pytest
 import yaml
 
-huggingface_hub = pytest.importorskip("huggingface_hub")
+pytest.importorskip("huggingface_hub")
+import huggingface_hub  # noqa: E402
+import huggingface_hub.constants  # noqa: E402  (patched by the tests)
+import huggingface_hub.errors  # noqa: E402  (raised by the fakes)
 
 import vitsd  # noqa: E402
 from vitsd import hub  # noqa: E402
@@ -267,6 +270,22 @@ def test_load_without_a_record_returns_none(exported, tmp_path):
     shutil.copyfile(folder / "model.keras", tmp_path / "model.keras")
     model, record = hub.load(tmp_path / "model.keras")
     assert record is None and isinstance(model, keras.Model)
+
+
+def test_load_a_repository_that_keras_itself_saved(run, exported, tmp_path, test_images):
+    """``model.save("hf://...")`` uploads the unpacked layout only, without run.json."""
+    out, _ = run
+    folder, _ = exported
+    keras_only = tmp_path / "keras-only"
+    keras_only.mkdir()
+    for name in hub.KERAS_MEMBERS:
+        shutil.copyfile(folder / name, keras_only / name)
+    hub_cache(Path(huggingface_hub.constants.HF_HUB_CACHE), "someone/keras-saved", keras_only)
+    expected = predictions(vitsd.load_model(out / "model.keras"), test_images)
+    for source in (keras_only, "hf://someone/keras-saved"):
+        model, record = hub.load(source)
+        assert record is None
+        np.testing.assert_array_equal(predictions(model, test_images), expected)
 
 
 def test_evaluate_a_shared_model_gives_the_recorded_test_metrics(run, exported):
