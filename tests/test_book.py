@@ -452,3 +452,35 @@ def test_html_build_has_every_chapter_with_its_figures(tmp_path):
     assert "Vision Transformer for Small-Size Datasets" in references  # cited, title kept
     assert (html_dir / "index.html").is_file()
     print(f"jupyter-book build: {seconds:.0f} s")
+
+
+def test_every_chapter_is_pinned_to_the_release_and_training_chapters_ask_for_a_gpu():
+    """Install cell and Colab badge point at the one release set in pyproject.toml
+    (tools/pin_release.py writes them); chapters 6-8 ask Colab for a GPU runtime."""
+    spec = importlib.util.spec_from_file_location("pin", ROOT / "tools" / "pin_release.py")
+    pin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pin)
+    tag = pin.release()
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag)
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        assert pin.targets(nb) == {tag}, path.name
+        wants_gpu = path.stem in pin.GPU_CHAPTERS
+        assert (nb.metadata.get("accelerator") == "GPU") == wants_gpu, path.name
+    assert set(pin.GPU_CHAPTERS) <= {p.stem for p in CHAPTERS}
+
+
+def test_committed_real_chapters_load_published_runs_with_seeds():
+    """Chapters 6 and 7, when recorded on the photos, show the published runs: every
+    variant with at least two seeds (the spread), nothing retrained in the notebook."""
+    run = nbformat.read(BOOK / "06_training.ipynb", as_version=4).metadata["vitsd"]["run"]
+    if run["parameters"]["DATASET"] != "cifar10-jpeg":
+        pytest.skip("chapter 6 is recorded on another dataset")
+    six = book.read_records(BOOK / "06_training.ipynb")
+    assert six["models"] == list(book.VARIANTS)
+    for name in book.VARIANTS:
+        assert set(six["sources"][name]) == {"published"}, name
+        assert len(six["seeds"][name]) >= 2, name
+    seven = book.read_records(BOOK / "07_looking_inside.ipynb")
+    assert seven["source"] == "published" and seven["same_predictions"] is True
+    assert abs(seven["loaded_top1"] - seven["record_top1"]) < 2e-3  # float16 weights

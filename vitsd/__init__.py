@@ -48,7 +48,8 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"vitsd.{_WHERE[name]}"), name)
         globals()[name] = value
         return value
-    if name in _EXPORTS or name in ("plots", "diagrams", "rollout", "cli", "pipeline", "book"):
+    if name in _EXPORTS or name in ("plots", "diagrams", "rollout", "cli", "pipeline", "book",
+                                    "hub", "published", "budget", "quiet"):
         return importlib.import_module(f"vitsd.{name}")
     raise AttributeError(f"module 'vitsd' has no attribute {name!r}")
 

@@ -78,8 +78,8 @@ _TOKENIZERS = {
 
 def _token_help(access: str = "write") -> str:
     return (f"set HF_TOKEN to an access token with {access} access (https://huggingface.co/"
-            "settings/tokens) or run `hf auth login` (`huggingface-cli login` before "
-            "huggingface_hub 1.0)")
+            "settings/tokens) or run `hf auth login` (`huggingface-cli login` with an older "
+            "huggingface_hub)")
 
 
 class HubError(RuntimeError):
@@ -132,7 +132,8 @@ def export(run_dir, folder, repo_id: str | None = None) -> list:
         check_repo_id(repo_id)
     run_dir, folder = Path(run_dir), Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ValueError(f"folder {folder} is not empty: export into a new or empty folder.")
+        what = "is not empty" if folder.is_dir() else "is a file"
+        raise ValueError(f"folder {folder} {what}: export into a new or empty folder.")
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_dir / MODEL_FILE, folder / MODEL_FILE)
     shutil.copyfile(run_dir / RECORD, folder / RECORD)
@@ -275,10 +276,12 @@ def _description(record: dict) -> str:
         ("Output", f"logits over {config['num_classes']} classes"),
     ]
     return ("## Model description\n\n"
-            "A ViT built by `vitsd.build_named` following Lee, Lee & Song (2021): SPT "
+            "A ViT built by `vitsd.build_named`. Lee, Lee & Song (2021) add two switches "
+            "to the plain ViT for small datasets: Shifted Patch Tokenization (SPT) "
             "tokenizes the image together with four diagonally shifted copies, widening "
-            "each token's receptive field; LSA masks each token's attention to itself "
-            "and learns the softmax temperature, sharpening attention on small data.\n\n"
+            "each token's receptive field; Locality Self-Attention (LSA) masks each "
+            "token's attention to itself and learns the softmax temperature, sharpening "
+            "attention. This model's switches:\n\n"
             + _table(("Property", "Value"), rows))
 
 
