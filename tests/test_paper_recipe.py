@@ -121,6 +121,16 @@ def test_steps_and_images_per_epoch():
     assert sampler.images_per_epoch(45_000, ref) == 45_000
 
 
+def test_an_epoch_too_small_for_one_full_batch_is_refused(tmp_path):
+    from vitsd.data import load_dataset
+    from vitsd.train import train
+
+    data = load_dataset("sample", limit=12)
+    assert sampler.steps_per_epoch(len(data.x_train), recipe("paper")) == 0
+    with pytest.raises(ValueError, match="does not fill one batch of 128"):
+        train("vit", out=tmp_path / "run", config=recipe("paper"), data=data, verbose=0)
+
+
 def identity_config(**overrides):
     return recipe("paper", augment="none", cutmix_alpha=0.0, mixup_alpha=0.0,
                   label_smoothing=0.0, **overrides)

@@ -114,7 +114,8 @@ REMAINING_DIFFERENCES = (
     ("AutoAugment is re-implemented on TensorFlow ops and checked pixel for pixel "
      "against Pillow 13; the Pillow version the paper used is not recorded.",
      "Negligible, unless an older Pillow rounded some operation differently."),
-    ("Numerics: Keras on TensorFlow or JAX instead of PyTorch; the --fast path adds "
+    ("Numerics: Keras on TensorFlow or JAX instead of PyTorch (Keras' AdamW adds its "
+     "epsilon before the bias correction, PyTorch's after); the --fast path adds "
      "bfloat16 mixed precision and XLA on a GPU, where the official code trains in "
      "float32.", "Small; not expected to move accuracy by more than seed noise."),
 )

@@ -322,6 +322,12 @@ def train(
     )
     # With repeated augmentation an epoch is several passes (vitsd.sampler).
     steps_per_epoch = sampler.steps_per_epoch(len(x_train), config)
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"an epoch of {len(x_train)} training images x {config.repeated_augmentation} "
+            f"passes does not fill one batch of {config.batch_size} (drop_remainder): "
+            "use a smaller batch_size or more images."
+        )
 
     net = build_named(model, config)
     adapt_normalization(net, x_train)
