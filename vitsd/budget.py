@@ -87,22 +87,30 @@ def block_parameters(config: Config, lsa: bool = True) -> dict:
 
     With ``D = projection_dim`` and ``h * d_k`` = heads x key size: two LayerNorms of
     ``2 * D``; query, key and value projections of ``D * h * d_k + h * d_k`` each; the
-    output projection ``h * d_k * D + D``; LSA's temperature (one scalar); the MLP's
+    output projection ``h * d_k * D + D``; LSA's temperature (one scalar, or one per head
+    with ``temperature="head"``); the MLP's
     dense layers (``mlp_units``, starting from ``D``).
     Returns ``{"norm_attention", "query", "key", "value", "output", "temperature",
-    "attention", "norm_mlp", "mlp", "total"}`` (``attention`` sums the projections and
+    "fixed", "attention", "norm_mlp", "mlp", "total"}`` (``fixed``: how many of them are
+    not trainable) (``attention`` sums the projections and
     the temperature).
     """
     d = config.projection_dim
     inner = config.num_heads * config.key_dim
+    # The paper preset's switches: bias-free query/key/value, one temperature per head.
+    qkv_bias = 0 if not config.qkv_bias else inner
     counts = {
         "norm_attention": 2 * d,
-        "query": _dense(d, inner),
-        "key": _dense(d, inner),
-        "value": _dense(d, inner),
+        "query": d * inner + qkv_bias,
+        "key": d * inner + qkv_bias,
+        "value": d * inner + qkv_bias,
         "output": _dense(inner, d),
-        "temperature": 1 if lsa else 0,
+        # LSA's learned temperature; plain attention built without q/k/v bias keeps a
+        # fixed one (a non-trainable weight, counted in "fixed").
+        "temperature": (config.num_heads if config.temperature == "head" else 1)
+        if lsa or not config.qkv_bias else 0,
     }
+    counts["fixed"] = 0 if lsa else counts["temperature"]
     counts["attention"] = sum(counts[k] for k in
                               ("query", "key", "value", "output", "temperature"))
     counts["norm_mlp"] = 2 * d
@@ -149,7 +157,7 @@ def parameter_budget(config: Config | None = None, model: str = "sl-vit") -> dic
         "head": head,
         "logits": _dense(head_out, config.num_classes),
     }
-    non_trainable = counts["normalization"]
+    non_trainable = counts["normalization"] + config.num_layers * block["fixed"]
     total = sum(counts.values())
     return {**counts, "trainable": total - non_trainable, "non_trainable": non_trainable,
             "total": total, "block": block, "tokenizer_parts": tokenizer_parts}
