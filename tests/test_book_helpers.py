@@ -468,3 +468,25 @@ def test_chapter_timings_read_the_recorded_runs(tmp_path):
                        "size": "cpu", "epochs": 10, "device": "CPU: X (2 cores)",
                        "backend": "tensorflow 2.21.0", "date": "2026-11-21"}
     assert rows[1]["seconds"] is None
+
+
+def test_glue_stores_the_value_for_the_prose_and_is_a_no_op_without_myst_nb(monkeypatch):
+    import builtins
+    import sys
+
+    calls = []
+    fake = type(sys)("myst_nb")
+    fake.glue = lambda name, value, display=True: calls.append((name, value, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    book.glue("tokens", 64)
+    assert calls == [("tokens", 64, False)]
+    real_import = builtins.__import__
+
+    def no_myst(name, *args, **kwargs):
+        if name == "myst_nb":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "myst_nb")
+    monkeypatch.setattr(builtins, "__import__", no_myst)
+    assert book.glue("tokens", 64) is None and len(calls) == 1

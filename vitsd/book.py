@@ -728,6 +728,18 @@ def chapter_timings(folder=".") -> list:
     return rows
 
 
+def glue(name: str, value, display: bool = False) -> None:
+    """``myst_nb.glue``: store ``value`` under ``name`` in the cell's output, for
+    ``{glue:text}`name``` in the chapter's prose -- numbers in the text come from the
+    outputs. Where myst-nb is not installed (Colab), it does nothing: the prose then
+    shows the role, and the numbers are in the cells' outputs."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=display)
+
+
 # ----------------------------------------------------------------------- records
 def record(**values) -> None:
     """Record key values of a chapter for the book's tests.
