@@ -360,6 +360,15 @@ def test_seed_summary_gives_mean_and_half_range_per_variant():
     assert sl["top-1 per seed"] == "66.00 / 64.00" and sl["seeds"] == "1, 2"
     assert sl["train minutes"] == pytest.approx(10.0)
     assert "larger than the seed-to-seed spread" in book.compare(rows, "sl-vit", "vit")
+    # with a hold-out size, a gap must also beat twice the sampling error of a difference
+    for r in rows:
+        r["test images"] = 5000
+    se = 100 * np.sqrt((0.605 * 0.395 + 0.65 * 0.35) / 5000)  # about 0.96 points
+    assert 4.5 > 2 * se and f"({se:.2f} points)" in book.compare(rows, "sl-vit", "vit")
+    assert "not established" not in book.compare(rows, "sl-vit", "vit")
+    for r in rows:
+        r["test images"] = 500  # sampling error about 3 points: 4.5 is not twice that
+    assert "suggestive, not established" in book.compare(rows, "sl-vit", "vit")
     close = {"vit": runs["vit"], "lsa": [_summary_record("lsa", 1, 0.615),
                                          _summary_record("lsa", 2, 0.595)]}
     sentence = book.compare(book.seed_summary(close), "lsa", "vit")

@@ -606,6 +606,7 @@ def seed_summary(runs: Mapping) -> list:
             "top-5 mean": 100 * sum(top5) / len(top5),
             "parameters": (records[0].get("parameters") or {}).get("total"),
             "train minutes": sum(minutes) / len(minutes),
+            "test images": (records[0].get("splits") or {}).get("test"),
         })
     return rows
 
@@ -618,13 +619,26 @@ def compare(rows: list, better: str, worse: str) -> str:
     a, b = by_model[better], by_model[worse]
     gap = a["top-1 mean"] - b["top-1 mean"]
     noise = a["± spread"] + b["± spread"]
+    # the hold-out's own sampling error of the difference of two accuracies, in points
+    n = a.get("test images") or b.get("test images")
+    sampling = 0.0
+    if n:
+        pa, pb = a["top-1 mean"] / 100, b["top-1 mean"] / 100
+        sampling = 100 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
     seeds = len(a["seeds"].split(", "))
     if min(seeds, len(b["seeds"].split(", "))) < 2:
         return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 from one seed "
                 "each: how much a seed alone moves the result is unknown, so these runs "
                 "support no conclusion about the two.")
-    verdict = ("larger than the seed-to-seed spread" if abs(gap) > noise else
-               "within the seed-to-seed spread, so these runs do not separate the two")
+    if abs(gap) <= noise:
+        verdict = "within the seed-to-seed spread, so these runs do not separate the two"
+    elif abs(gap) <= 2 * sampling:
+        verdict = ("larger than the seed-to-seed spread but within twice the hold-out's "
+                   f"sampling error of a difference ({sampling:.2f} points): suggestive, "
+                   "not established")
+    else:
+        verdict = ("larger than the seed-to-seed spread and than twice the hold-out's "
+                   f"sampling error of a difference ({sampling:.2f} points)")
     return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 (means over "
             f"{seeds} seed{'s' if seeds != 1 else ''}); the spreads add up to {noise:.2f} "
             f"points, so the gap is {verdict}.")
