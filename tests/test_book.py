@@ -448,6 +448,10 @@ def test_html_build_has_every_chapter_with_its_figures(tmp_path):
         # the Colab launch button of Jupyter Book, and the hidden cells stay hidden
         assert f"colab.research.google.com/github/vitsd/vitsd/blob/main/book/{path.name}" in page
         assert "google.colab" not in page and "VITSD_BOOK_REPLAY" not in page
+        # no test plumbing on the page: nbval markers, record lines, replay cells
+        for plumbing in ("NBVAL_CHECK_OUTPUT", "nbval-check-output",
+                         "recorded for the book's tests", "injected-parameters"):
+            assert plumbing not in page, (path.stem, plumbing)
         assert "Run card" in page
     references = (html_dir / "book" / "references.html").read_text(encoding="utf-8")
     assert "Vision Transformer for Small-Size Datasets" in references  # cited, title kept
@@ -485,3 +489,26 @@ def test_committed_real_chapters_load_published_runs_with_seeds():
     seven = book.read_records(BOOK / "07_looking_inside.ipynb")
     assert seven["source"] == "published" and seven["same_predictions"] is True
     assert abs(seven["loaded_top1"] - seven["record_top1"]) < 2e-3  # float16 weights
+
+
+def test_every_glued_number_in_the_prose_is_an_output_of_its_chapter():
+    """Numbers in the prose come from outputs: each {glue:...}`name` role of a chapter's
+    markdown names a value its code cells glued, whose recorded text is not empty."""
+    used = 0
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        glued = {}
+        for cell in _code_cells(nb):
+            for output in cell.outputs:
+                scrap = output.get("metadata", {}).get("scrapbook")
+                if scrap:
+                    glued[scrap["name"]] = "".join(
+                        v for k, v in output.get("data", {}).items() if k.endswith("text/plain"))
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            for name in re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", cell.source):
+                used += 1
+                assert name in glued, f"{path.stem}: {name} is used in the prose, never glued"
+                assert glued[name].strip(), f"{path.stem}: {name} was glued empty"
+    assert used >= 50

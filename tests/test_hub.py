@@ -610,3 +610,11 @@ def test_cli_evaluates_a_model_from_the_hub_cache_as_its_card_says(run, exported
     assert summary["model"] == f"hf://{REPO}" and summary["dataset"] == "sample"
     assert summary["test"]["top1"] == pytest.approx(record["test"]["top1"], abs=1e-5)
     assert summary["test"]["top5"] == pytest.approx(record["test"]["top5"], abs=1e-5)
+
+
+def test_card_html_renders_the_card_for_a_notebook_without_the_image(run):
+    _, record = run
+    html = hub.card_html(record, "someone/model")
+    assert html.startswith("<pre>---\nlibrary_name: keras")
+    assert "<table>" in html and "<h2>Intended uses &amp; limitations</h2>" in html
+    assert "<img" not in html and "![" not in html  # the image is a file of the repo

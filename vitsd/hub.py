@@ -180,6 +180,22 @@ def model_card(record: dict, repo_id: str | None = None) -> str:
     return f"---\n{card_metadata(record, repo_id)}\n---\n\n" + "\n\n".join(sections) + "\n"
 
 
+def card_html(record: dict, repo_id: str | None = None) -> str:
+    """The model card of :func:`model_card` rendered to HTML for a notebook (chapter 7),
+    without its YAML front matter and without the curves image (a file of the pushed
+    folder); the front matter is shown as a code block above the card."""
+    from html import escape
+
+    from markdown_it import MarkdownIt
+
+    card = model_card(record, repo_id)
+    _, front, body = card.split("---\n", 2)
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("!["))
+    rendered = MarkdownIt("commonmark").enable("table").render(body)
+    return (f"<pre>---\n{escape(front)}---</pre>\n"
+            f'<div class="vitsd-model-card">{rendered}</div>')
+
+
 def card_metadata(record: dict, repo_id: str | None = None) -> str:
     """The card's YAML front matter: library, license, tags, datasets and the test
     metrics as a ``model-index`` (built with ``huggingface_hub.ModelCardData``)."""
