@@ -63,6 +63,7 @@ OFFLINE = {
     "BATCH_SIZE": 64,
     "SEED": 42,
     "SIZE": "tiny",
+    "TRAIN": False,
 }
 
 #: The committed build (``--real``): the CIFAR-10 photos and the CPU-sized ViT whose
@@ -74,6 +75,7 @@ REAL = {
     "BATCH_SIZE": 128,
     "SEED": 1,
     "SIZE": "cpu",
+    "TRAIN": False,
 }
 #: Per-chapter changes to :data:`REAL`: chapter 8 trains its paper-recipe demo run in
 #: the notebook (nothing of it is published), so it stays short enough to re-execute.
@@ -366,7 +368,7 @@ def main(argv=None) -> int:
     in_place = out_dir == BOOK.resolve()
     batch = args.batch_size or {"tiny": 64, "cpu": 128}.get(args.size, 256)
     params = {"DATASET": args.dataset, "EPOCHS": args.epochs, "LIMIT": args.limit,
-              "BATCH_SIZE": batch, "SEED": args.seed, "SIZE": args.size}
+              "BATCH_SIZE": batch, "SEED": args.seed, "SIZE": args.size, "TRAIN": False}
     per_chapter = {}
     if args.real:
         params, per_chapter = dict(REAL), REAL_CHAPTERS
@@ -392,7 +394,7 @@ def main(argv=None) -> int:
 
         options = (["--real"] if args.real else
                    [f"--{k.lower().replace('_', '-')}={v if v is not None else 'none'}"
-                    for k, v in params.items()])
+                    for k, v in params.items() if k != "TRAIN"])
         command = shlex.join(["python", "tools/build_book.py", *options])
         total = time.perf_counter()
         print(f"Executing {len(selected)} chapter(s) into {out_dir} (runs in {runs_dir})",

@@ -53,7 +53,8 @@ DEFAULTS = {
 #: Chapters whose real run differs from :data:`DEFAULTS` (chapter 8 trains the paper's
 #: recipe: 100 epochs, batch 128) and their extra parameters.
 CHAPTER_DEFAULTS = {
-    "08_going_further": {"EPOCHS": 100, "BATCH_SIZE": 128, "RESULTS_DIR": "../results"},
+    "08_going_further": {"DATASET": "cifar100", "EPOCHS": 100, "BATCH_SIZE": 128, "SEED": 42,
+                         "SIZE": "reference", "RESULTS_DIR": "../results"},
 }
 
 #: ``SIZE`` values: the reference configuration (keras.io, 21.8M parameters), the
