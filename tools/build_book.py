@@ -68,15 +68,15 @@ OFFLINE = {
 
 #: The committed build (``--real``): the CIFAR-10 photos and the CPU-sized ViT whose
 #: runs are published under results/ (chapters 6 and 7 load them: TRAIN stays False).
-REAL = {
-    "DATASET": "cifar10-jpeg",
-    "EPOCHS": 10,
-    "LIMIT": None,
-    "BATCH_SIZE": 128,
-    "SEED": 1,
-    "SIZE": "cpu",
-    "TRAIN": False,
-}
+#: These are the chapters' own defaults (vitsd.book.DEFAULTS), less the runs folder.
+def _real() -> dict:
+    sys.path.insert(0, str(ROOT))
+    from vitsd.book import DEFAULTS
+
+    return {k: v for k, v in DEFAULTS.items() if k != "RUNS_DIR"}
+
+
+REAL = _real()
 #: Per-chapter changes to :data:`REAL`: chapter 8 trains its paper-recipe demo run in
 #: the notebook (nothing of it is published), so it stays short enough to re-execute.
 REAL_CHAPTERS = {"08_going_further": {"EPOCHS": 2, "LIMIT": 5000}}
