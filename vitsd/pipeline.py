@@ -421,6 +421,15 @@ class PixelAreaCutMix(keras.layers.CutMix):
         return transformation
 
 
+def _check_alphas(cutmix_alpha, mixup_alpha, owner: str) -> None:
+    """Both alphas non-negative numbers, at least one positive (the mixing classes)."""
+    for name, value in (("cutmix_alpha", cutmix_alpha), ("mixup_alpha", mixup_alpha)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+            raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+    if cutmix_alpha == 0 and mixup_alpha == 0:
+        raise ValueError(f"{owner} needs cutmix_alpha > 0 or mixup_alpha > 0.")
+
+
 class CutMixOrMixUp:
     """Per batch, CutMix or MixUp, one or the other (chapter 8).
 
@@ -445,12 +454,7 @@ class CutMixOrMixUp:
 
     def __init__(self, cutmix_alpha: float = 1.0, mixup_alpha: float = 0.8,
                  seed: int | None = None, probability: float = 1.0):
-        for name, value in (("cutmix_alpha", cutmix_alpha), ("mixup_alpha", mixup_alpha)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                    or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-        if cutmix_alpha == 0 and mixup_alpha == 0:
-            raise ValueError("CutMixOrMixUp needs cutmix_alpha > 0 or mixup_alpha > 0.")
+        _check_alphas(cutmix_alpha, mixup_alpha, "CutMixOrMixUp")
         if cutmix_alpha > 1:
             raise ValueError(
                 f"cutmix_alpha must be at most 1 (keras.layers.CutMix's limit), got "
@@ -543,12 +547,7 @@ class BatchMix:
 
     def __init__(self, cutmix_alpha: float = 1.0, mixup_alpha: float = 1.0,
                  probability: float = 0.5, seed: int | None = None):
-        for name, value in (("cutmix_alpha", cutmix_alpha), ("mixup_alpha", mixup_alpha)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                    or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-        if cutmix_alpha == 0 and mixup_alpha == 0:
-            raise ValueError("BatchMix needs cutmix_alpha > 0 or mixup_alpha > 0.")
+        _check_alphas(cutmix_alpha, mixup_alpha, "BatchMix")
         if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
                 or not 0 < probability <= 1:
             raise ValueError(f"probability must be in (0, 1], got {probability!r}.")
