@@ -58,7 +58,7 @@ def test_reference_layers_and_widths():
     model = vitsd.build_named("sl-vit")
     aug = model.get_layer("augmentation")
     assert [type(layer).__name__ for layer in model.get_layer("preprocessing").layers] == [
-        "Normalization", "Resizing"]
+        "Normalization", "Resize"]
     assert [type(layer).__name__ for layer in aug.layers] == [
         "RandomFlip", "RandomRotation", "RandomZoom"]
     blocks = transformer_blocks(model)
@@ -70,6 +70,23 @@ def test_reference_layers_and_widths():
     vit = vitsd.build_named("vit")
     assert all(isinstance(b.attention, keras.layers.MultiHeadAttention)
                for b in transformer_blocks(vit))
+
+
+def test_calling_the_model_without_training_is_inference():
+    """Keras passes a layer's default ``training`` on to the layers after it; the plain
+    ``Resizing`` (default ``True``) first in the model made ``model(x)`` run dropout and
+    augmentation. Reference: ``predict`` (always inference) and explicit flags."""
+    small = Config(image_size=32, patch_size=8, projection_dim=16, num_heads=2, key_dim=8,
+                   num_layers=1, mlp_units=(32, 16), head_units=(16,), num_classes=3,
+                   head_dropout=0.5, mlp_dropout=0.5, attention_dropout=0.5)
+    assert small.augment == "reference" and small.rotation > 0
+    model = vitsd.build_vit(small)
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    inference = model.predict(images, verbose=0)
+    np.testing.assert_allclose(np.asarray(model(images)), inference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(images, training=False)), inference,
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(np.asarray(model(images, training=True)), inference, atol=1e-3)
 
 
 def test_switches_are_independent():

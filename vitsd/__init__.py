@@ -61,7 +61,8 @@ def __dir__():
 # ------------------------------------------------- Keras objects, registered with Keras
 #: Modules that register Keras objects (``package="vitsd"``): the layers of every model
 #: and the learning-rate schedules.
-SERIALIZABLE_MODULES = ("patches", "spt", "lsa", "droppath", "blocks", "stem", "schedule")
+SERIALIZABLE_MODULES = ("patches", "spt", "lsa", "droppath", "blocks", "stem", "schedule",
+                        "model")
 #: Modules that register Keras objects but import TensorFlow (the tf.data pipeline, whose
 #: CutMix layer never is part of a model): imported only when TensorFlow already is, so
 #: that the JAX backend does not pay for TensorFlow's import.

@@ -27,12 +27,28 @@ from vitsd.patches import ClassToken, PositionEmbedding
 from vitsd.spt import ShiftedPatchTokenization
 
 
+@keras.saving.register_keras_serializable(package="vitsd")
+class Resize(layers.Resizing):
+    """Keras' ``Resizing``, with inference as the default (chapter 5).
+
+    Keras' preprocessing layers declare ``call(data, training=True)``, and when a caller
+    gives no ``training``, Keras hands the first default it meets on to every layer
+    after it. With the plain layer first in the model, ``model(images)`` would run the
+    dropout and the augmentation that follow it. With ``False`` as the default,
+    ``model(images)`` means inference, as ``model.predict`` does; ``fit`` passes
+    ``training=True`` explicitly and still trains.
+    """
+
+    def call(self, data, training=False):
+        return super().call(data, training=training)
+
+
 def preprocessing(config: Config) -> keras.Sequential:
     """Normalisation (mean/variance adapted on training images) and resizing (chapter 1)."""
     return keras.Sequential(
         [
             layers.Normalization(name="normalization"),
-            layers.Resizing(config.image_size, config.image_size, name="resize"),
+            Resize(config.image_size, config.image_size, name="resize"),
         ],
         name="preprocessing",
     )
