@@ -474,6 +474,11 @@ def test_every_chapter_is_pinned_to_the_release_and_training_chapters_ask_for_a_
         wants_gpu = path.stem in pin.GPU_CHAPTERS
         assert (nb.metadata.get("accelerator") == "GPU") == wants_gpu, path.name
     assert set(pin.GPU_CHAPTERS) <= {p.stem for p in CHAPTERS}
+    # the launch button and the published-run downloads follow the same release
+    assert pin.config_branch((ROOT / "_config.yml").read_text()) == tag
+    from vitsd import published
+
+    assert f"/{tag}/results/" in published.BASE_URL
 
 
 def test_committed_real_chapters_load_published_runs_with_seeds():

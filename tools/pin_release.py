@@ -10,7 +10,11 @@ process bumps it, tags the commit ``v<version>`` and runs this script, which rew
 * the hidden install cell of every chapter: ``%pip install ... git+<repo>@v<version>``;
 * the *Open in Colab* badge: ``.../blob/v<version>/book/<chapter>.ipynb``;
 * Colab's accelerator metadata of the training chapters (6, 7, 8: a GPU runtime), and
-  no accelerator for the others.
+  no accelerator for the others;
+* ``repository.branch`` in ``_config.yml``, which the rendered book's launch button
+  (Colab) and repository link use: the same release as the badges.
+
+``vitsd.published`` downloads published runs from the same tag (``v<version>``).
 
 ``tests/test_book.py`` checks that all of them agree with ``pyproject.toml``.
 """
@@ -56,6 +60,18 @@ def pinned(nb, tag: str, stem: str):
     return nb
 
 
+CONFIG = ROOT / "_config.yml"
+BRANCH = re.compile(r"^(repository:\n(?:  .*\n)*?  branch: )(\S+)$", re.M)
+
+
+def config_branch(text: str) -> str:
+    """The ``repository.branch`` of ``_config.yml``'s text."""
+    match = BRANCH.search(text)
+    if not match:
+        raise SystemExit("_config.yml has no repository: / branch: entry")
+    return match.group(2)
+
+
 def targets(nb) -> set:
     """Every version a chapter's install cell and badge point at."""
     found = set()
@@ -82,8 +98,15 @@ def main(argv=None) -> int:
             continue
         nbformat.write(pinned(nb, tag, path.stem), path)
         print(f"{path.name}: pinned to {tag}")
+    text = CONFIG.read_text()
+    if args.check:
+        if config_branch(text) != tag:
+            bad.append(f"_config.yml: repository.branch {config_branch(text)}")
+    else:
+        CONFIG.write_text(BRANCH.sub(rf"\g<1>{tag}", text))
+        print(f"_config.yml: repository.branch {tag}")
     if bad:
-        print(f"chapters not pinned to {tag} (run python tools/pin_release.py):\n  "
+        print(f"files not pinned to {tag} (run python tools/pin_release.py):\n  "
               + "\n  ".join(bad), file=sys.stderr)
         return 1
     return 0

@@ -34,9 +34,17 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 #: The list of published files and their checksums (package data).
 MANIFEST = Path(__file__).with_name("published.json")
+def _release_tag() -> str:
+    from vitsd import __version__
+
+    return f"v{__version__}"
+
+
 #: Where a published file is downloaded from when it is not in a checkout:
-#: ``BASE_URL + "<dataset>/<file>"``.
-BASE_URL = "https://raw.githubusercontent.com/vitsd/vitsd/main/results/"
+#: ``BASE_URL + "<dataset>/<file>"``. The files of the release this package belongs to
+#: (its tag, ``v<version>``): the checksums in ``published.json`` are that release's,
+#: so a later change of a file on ``main`` cannot make an installed release fail.
+BASE_URL = f"https://raw.githubusercontent.com/vitsd/vitsd/{_release_tag()}/results/"
 #: How to make each dataset's published runs yourself.
 TRAIN_COMMANDS = {
     "cifar10-jpeg": "python tools/campaign.py --only {name}   (in a checkout of vitsd, "
