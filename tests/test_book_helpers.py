@@ -376,6 +376,31 @@ def test_seed_summary_gives_mean_and_half_range_per_variant():
     assert "do not separate" in sentence
 
 
+def test_dataset_size_rows_group_by_training_images_with_mean_spread_and_gap():
+    def run(model, seed, train, epochs, top1):
+        return {**_summary_record(model, seed, top1), "splits": {"train": train},
+                "config": {"seed": seed, "epochs": epochs}}
+
+    records = [run("vit", 1, 40_500, 10, 0.60), run("sl-vit", 1, 40_500, 10, 0.58),
+               run("vit", 2, 40_500, 10, 0.62), run("sl-vit", 2, 40_500, 10, 0.59),
+               run("vit", 1, 4_050, 99, 0.40), run("sl-vit", 1, 4_050, 99, 0.45),
+               run("vit", 2, 4_050, 99, 0.42), run("sl-vit", 2, 4_050, 99, 0.44),
+               run("lsa", 1, 4_050, 99, 0.99)]  # not asked for: left out
+    groups = book.by_training_size(records)
+    assert list(groups) == [4_050, 40_500] and set(groups[4_050]) == {"vit", "sl-vit"}
+    small, full = book.dataset_size_rows(groups)
+    # reference: NumPy over the seeds
+    vit, sl = np.array([40.0, 42.0]), np.array([45.0, 44.0])
+    assert small["vit mean"] == pytest.approx(vit.mean())
+    assert small["sl-vit ± spread"] == pytest.approx(np.ptp(sl) / 2)
+    assert small["gap"] == pytest.approx(sl.mean() - vit.mean())
+    assert full["gap"] == pytest.approx(np.mean([58, 59]) - np.mean([60, 62]))
+    assert small["share"] == pytest.approx(0.1) and full["share"] == 1.0
+    assert small["epochs"] == "99" and small["vit seeds"] == 2
+    one_model = book.dataset_size_rows(book.by_training_size(records[:1]))
+    assert "gap" not in one_model[0] and one_model[0]["vit seeds"] == 1
+
+
 @pytest.fixture
 def published_site(tmp_path, monkeypatch):
     """A tiny run published as ``cpu-vit-s3`` of dataset 'sample' in a temporary site."""

@@ -645,6 +645,41 @@ def compare(rows: list, better: str, worse: str) -> str:
             f"points, so the gap is {verdict}.")
 
 
+def by_training_size(records, models=("vit", "sl-vit")) -> dict:
+    """Chapter 6's dataset-size runs grouped as ``{training images: {model: [record,
+    ...]}}``, smallest training set first; only ``models`` are kept."""
+    groups = {}
+    for record in records:
+        if record.get("model") in models:
+            size = int(record["splits"]["train"])
+            groups.setdefault(size, {}).setdefault(record["model"], []).append(record)
+    return {size: {m: groups[size][m] for m in models if m in groups[size]}
+            for size in sorted(groups)}
+
+
+def dataset_size_rows(groups: Mapping, better: str = "sl-vit", worse: str = "vit") -> list:
+    """Rows of chapter 6's dataset-size table from :func:`by_training_size`: per training
+    set, its size and share of the largest, the epochs, each model's hold-out top-1
+    mean and spread over its seeds (as :func:`seed_summary`), and the gap between the
+    means of ``better`` and ``worse``."""
+    largest = max(groups)
+    rows = []
+    for size, runs in groups.items():
+        summary = {r["model"]: r for r in seed_summary(runs)}
+        row = {"training images": size, "share": size / largest,
+               "epochs": sorted({r["config"]["epochs"] for rs in runs.values() for r in rs})}
+        row["epochs"] = ", ".join(str(e) for e in row["epochs"])
+        for model in (worse, better):
+            if model in summary:
+                row[f"{model} mean"] = summary[model]["top-1 mean"]
+                row[f"{model} ± spread"] = summary[model]["± spread"]
+                row[f"{model} seeds"] = len(runs[model])
+        if worse in summary and better in summary:
+            row["gap"] = summary[better]["top-1 mean"] - summary[worse]["top-1 mean"]
+        rows.append(row)
+    return rows
+
+
 def results_rows(records) -> list:
     """One row per run record (``{name: record}`` or a list): the results table of
     chapter 6 -- parameters, epochs, best epoch, best validation and test accuracies,
