@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$SECONDS
 echo "== lint (ruff; its rules and exceptions are in pyproject.toml)"
 ruff check vitsd tools tests benchmarks book
-PYTEST="python -m pytest -q -p no:cacheprovider"
+# --durations: the slowest tests of each run are listed at the end of its log.
+PYTEST="python -m pytest -q -p no:cacheprovider --durations=8"
 # Every test runs on TensorFlow. On JAX runs a deliberate subset, the tests marked
 # `backend`: what can differ between backends, each once --
 #   * every layer against its NumPy reference (patches, shifts, SPT, LSA with its
