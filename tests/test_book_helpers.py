@@ -399,6 +399,12 @@ def test_dataset_size_rows_group_by_training_images_with_mean_spread_and_gap():
     assert small["epochs"] == "99" and small["vit seeds"] == 2
     one_model = book.dataset_size_rows(book.by_training_size(records[:1]))
     assert "gap" not in one_model[0] and one_model[0]["vit seeds"] == 1
+    assert "vit train - val" not in small  # no history in these records
+    records[4]["history"] = {"accuracy": [0.5, 0.80], "val_accuracy": [0.4, 0.48]}
+    records[6]["history"] = {"accuracy": [0.5, 0.79], "val_accuracy": [0.4, 0.52]}
+    small = book.dataset_size_rows(book.by_training_size(records))[0]
+    assert small["vit train - val"] == pytest.approx(np.mean([80 - 48, 79 - 52]))
+    assert "sl-vit train - val" not in small
 
 
 @pytest.fixture

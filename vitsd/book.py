@@ -660,8 +660,11 @@ def by_training_size(records, models=("vit", "sl-vit")) -> dict:
 def dataset_size_rows(groups: Mapping, better: str = "sl-vit", worse: str = "vit") -> list:
     """Rows of chapter 6's dataset-size table from :func:`by_training_size`: per training
     set, its size and share of the largest, the epochs, each model's hold-out top-1
-    mean and spread over its seeds (as :func:`seed_summary`), and the gap between the
-    means of ``better`` and ``worse``."""
+    mean and spread over its seeds (as :func:`seed_summary`), the gap between the
+    means of ``better`` and ``worse``, and -- where the records hold their history --
+    each model's *train - val*: training minus validation accuracy at the last epoch,
+    in points, averaged over the seeds (how far the model fits images it trains on
+    better than new ones; the training accuracy is measured on augmented images)."""
     largest = max(groups)
     rows = []
     for size, runs in groups.items():
@@ -674,6 +677,11 @@ def dataset_size_rows(groups: Mapping, better: str = "sl-vit", worse: str = "vit
                 row[f"{model} mean"] = summary[model]["top-1 mean"]
                 row[f"{model} ± spread"] = summary[model]["± spread"]
                 row[f"{model} seeds"] = len(runs[model])
+                histories = [r.get("history") or {} for r in runs[model]]
+                if all(h.get("accuracy") and h.get("val_accuracy") for h in histories):
+                    row[f"{model} train - val"] = 100 * sum(
+                        h["accuracy"][-1] - h["val_accuracy"][-1] for h in histories
+                    ) / len(histories)
         if worse in summary and better in summary:
             row["gap"] = summary[better]["top-1 mean"] - summary[worse]["top-1 mean"]
         rows.append(row)
