@@ -473,6 +473,31 @@ def test_example_index_prefers_a_horse_and_falls_back_to_the_first_image():
     assert book.example_index(SimpleNamespace(class_names=["a"], y_train=np.array([0]))) == 0
 
 
+def test_gap_verdict_kinds_follow_spread_and_sampling_error():
+    def rows(a, b, n=5000):
+        out = book.seed_summary({"vit": [_summary_record("vit", s, v) for s, v in
+                                         enumerate(a, 1)],
+                                 "sl-vit": [_summary_record("sl-vit", s, v) for s, v in
+                                            enumerate(b, 1)]})
+        for r in out:
+            r["test images"] = n
+        return out
+
+    # reference: sqrt(p(1-p)/n + q(1-q)/n) in points
+    se = 100 * np.sqrt((0.5 * 0.5 + 0.525 * 0.475) / 5000)
+    v = book.gap_verdict(rows([0.49, 0.51], [0.52, 0.53]), "sl-vit", "vit")
+    assert v["gap"] == pytest.approx(2.5) and v["noise"] == pytest.approx(1.5)
+    assert v["sampling"] == pytest.approx(se) and 2.5 > 2 * se
+    assert v["kind"] == "established" and v["seeds"] == 2
+    assert book.gap_verdict(rows([0.49, 0.51], [0.50, 0.52]), "sl-vit", "vit")[
+        "kind"] == "within spread"
+    assert book.gap_verdict(rows([0.50, 0.50], [0.515, 0.515]), "sl-vit", "vit")[
+        "kind"] == "suggestive"  # 1.5 points: beyond 0 spread, below 2 x ~1.0
+    assert book.gap_verdict(rows([0.50], [0.60]), "sl-vit", "vit")["kind"] == "single seed"
+    assert set(book.VERDICT_PHRASES) == {"single seed", "within spread", "suggestive",
+                                         "established"}
+
+
 def test_compare_refuses_a_verdict_from_single_seeds():
     rows = book.seed_summary({"vit": [_summary_record("vit", 1, 0.60)],
                               "sl-vit": [_summary_record("sl-vit", 1, 0.58)]})

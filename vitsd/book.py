@@ -612,15 +612,28 @@ def seed_summary(runs: Mapping) -> list:
     return rows
 
 
-def compare(rows: list, better: str, worse: str) -> str:
-    """One sentence that compares two rows of :func:`seed_summary`, drawing only the
-    conclusion the seeds allow: a gap smaller than the two spreads together is called
-    within the seed-to-seed spread."""
+#: Short phrases for the kinds of :func:`gap_verdict`, for prose.
+VERDICT_PHRASES = {
+    "single seed": "from one seed each, so it supports no conclusion",
+    "within spread": "within the seed-to-seed spread",
+    "suggestive": "beyond the seed-to-seed spread but within twice the hold-out's "
+                  "sampling error: suggestive, not established",
+    "established": "beyond both the seed-to-seed spread and twice the hold-out's "
+                   "sampling error",
+}
+
+
+def gap_verdict(rows: list, better: str, worse: str) -> dict:
+    """What two rows of :func:`seed_summary` allow to conclude: ``gap`` (points of
+    hold-out top-1, ``better`` minus ``worse``), ``noise`` (the two spreads added),
+    ``sampling`` (the hold-out's standard error of a difference of two accuracies, in
+    points; 0 when the test size is unknown), ``seeds`` and ``kind``: ``"single
+    seed"`` (either has one seed), ``"within spread"`` (``|gap| <= noise``),
+    ``"suggestive"`` (``|gap| <= 2 sampling``) or ``"established"``."""
     by_model = {r["model"]: r for r in rows}
     a, b = by_model[better], by_model[worse]
     gap = a["top-1 mean"] - b["top-1 mean"]
     noise = a["± spread"] + b["± spread"]
-    # the hold-out's own sampling error of the difference of two accuracies, in points
     n = a.get("test images") or b.get("test images")
     sampling = 0.0
     if n:
@@ -628,18 +641,36 @@ def compare(rows: list, better: str, worse: str) -> str:
         sampling = 100 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
     seeds = len(a["seeds"].split(", "))
     if min(seeds, len(b["seeds"].split(", "))) < 2:
+        kind = "single seed"
+    elif abs(gap) <= noise:
+        kind = "within spread"
+    elif abs(gap) <= 2 * sampling:
+        kind = "suggestive"
+    else:
+        kind = "established"
+    return {"gap": gap, "noise": noise, "sampling": sampling, "seeds": seeds, "kind": kind}
+
+
+def compare(rows: list, better: str, worse: str) -> str:
+    """One sentence that compares two rows of :func:`seed_summary`, drawing only the
+    conclusion the seeds allow (:func:`gap_verdict`): a gap smaller than the two spreads
+    together is called within the seed-to-seed spread."""
+    v = gap_verdict(rows, better, worse)
+    gap, noise, sampling, seeds = v["gap"], v["noise"], v["sampling"], v["seeds"]
+    if v["kind"] == "single seed":
         return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 from one seed "
                 "each: how much a seed alone moves the result is unknown, so these runs "
                 "support no conclusion about the two.")
-    if abs(gap) <= noise:
-        verdict = "within the seed-to-seed spread, so these runs do not separate the two"
-    elif abs(gap) <= 2 * sampling:
-        verdict = ("larger than the seed-to-seed spread but within twice the hold-out's "
-                   f"sampling error of a difference ({sampling:.2f} points): suggestive, "
-                   "not established")
-    else:
-        verdict = ("larger than the seed-to-seed spread and than twice the hold-out's "
-                   f"sampling error of a difference ({sampling:.2f} points)")
+    verdict = {
+        "within spread": "within the seed-to-seed spread, so these runs do not separate "
+                         "the two",
+        "suggestive": ("larger than the seed-to-seed spread but within twice the "
+                       f"hold-out's sampling error of a difference ({sampling:.2f} "
+                       "points): suggestive, not established"),
+        "established": ("larger than the seed-to-seed spread and than twice the "
+                        f"hold-out's sampling error of a difference ({sampling:.2f} "
+                        "points)"),
+    }[v["kind"]]
     return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 (means over "
             f"{seeds} seed{'s' if seeds != 1 else ''}); the spreads add up to {noise:.2f} "
             f"points, so the gap is {verdict}.")
