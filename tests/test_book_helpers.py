@@ -378,7 +378,8 @@ def test_seed_summary_gives_mean_and_half_range_per_variant():
 
 def test_dataset_size_rows_group_by_training_images_with_mean_spread_and_gap():
     def run(model, seed, train, epochs, top1):
-        return {**_summary_record(model, seed, top1), "splits": {"train": train},
+        return {**_summary_record(model, seed, top1),
+                "splits": {"train": train, "validation": train // 9},
                 "config": {"seed": seed, "epochs": epochs}}
 
     records = [run("vit", 1, 40_500, 10, 0.60), run("sl-vit", 1, 40_500, 10, 0.58),
@@ -397,6 +398,7 @@ def test_dataset_size_rows_group_by_training_images_with_mean_spread_and_gap():
     assert full["gap"] == pytest.approx(np.mean([58, 59]) - np.mean([60, 62]))
     assert small["share"] == pytest.approx(0.1) and full["share"] == 1.0
     assert small["epochs"] == "99" and small["vit seeds"] == 2
+    assert small["validation images"] == 450 and full["validation images"] == 4_500
     one_model = book.dataset_size_rows(book.by_training_size(records[:1]))
     assert "gap" not in one_model[0] and one_model[0]["vit seeds"] == 1
     assert "vit train - val" not in small  # no history in these records

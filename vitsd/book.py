@@ -690,7 +690,8 @@ def by_training_size(records, models=("vit", "sl-vit")) -> dict:
 
 def dataset_size_rows(groups: Mapping, better: str = "sl-vit", worse: str = "vit") -> list:
     """Rows of chapter 6's dataset-size table from :func:`by_training_size`: per training
-    set, its size and share of the largest, the epochs, each model's hold-out top-1
+    set, its size and share of the largest, the epochs, the validation images (which
+    pick each run's kept epoch), each model's hold-out top-1
     mean and spread over its seeds (as :func:`seed_summary`), the gap between the
     means of ``better`` and ``worse``, and -- where the records hold their history --
     each model's *train - val*: training minus validation accuracy at the last epoch,
@@ -703,6 +704,8 @@ def dataset_size_rows(groups: Mapping, better: str = "sl-vit", worse: str = "vit
         row = {"training images": size, "share": size / largest,
                "epochs": sorted({r["config"]["epochs"] for rs in runs.values() for r in rs})}
         row["epochs"] = ", ".join(str(e) for e in row["epochs"])
+        first = next(iter(runs.values()))[0]
+        row["validation images"] = (first.get("splits") or {}).get("validation")
         for model in (worse, better):
             if model in summary:
                 row[f"{model} mean"] = summary[model]["top-1 mean"]
