@@ -413,8 +413,8 @@ def _size_record(model, train, top1):
 
 def test_dataset_size_plot_joins_each_models_mean_per_size():
     records = [_size_record(m, n, acc) for m, n, acc in [
-        ("vit", 4000, 0.30), ("vit", 4000, 0.34), ("vit", 40000, 0.60),
-        ("sl-vit", 4000, 0.40), ("sl-vit", 40000, 0.64), ("sl-vit", 40000, 0.66)]]
+        ("sl-vit", 4000, 0.40), ("vit", 4000, 0.30), ("vit", 4000, 0.34),
+        ("vit", 40000, 0.60), ("sl-vit", 40000, 0.64), ("sl-vit", 40000, 0.66)]]
     fig = plots.plot_dataset_size(records)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
@@ -424,6 +424,10 @@ def test_dataset_size_plot_joins_each_models_mean_per_size():
     np.testing.assert_array_equal(lines["vit (mean)"].get_xdata(), [4000, 40000])
     dots = sum(len(c.get_offsets()) for c in ax.collections)
     assert dots == len(records)
+    # the sizes are the ticks, written out; vit comes first (the book's order) whatever
+    # the order of the records
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["4,000", "40,000"]
+    assert [line.get_label() for line in ax.get_lines()] == ["vit (mean)", "sl-vit (mean)"]
     with pytest.raises(ValueError, match="splits.train and test.top1"):
         plots.plot_dataset_size([{"model": "vit", "test": {"top1": 0.1}}])
 

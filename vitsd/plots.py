@@ -723,6 +723,10 @@ def plot_dataset_size(records, metric: str = "top1") -> Figure:
                 f"missing {err}."
             ) from None
         groups.setdefault(str(rec.get("model")), {}).setdefault(size, []).append(value)
+    from vitsd.config import MODELS
+
+    order = {m: i for i, m in enumerate(MODELS)}
+    groups = dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
     fig = Figure(figsize=(CHART[0] * 1.3, CHART[1] * 1.1), layout="constrained")
     ax = fig.subplots()
     for k, (model, by_size) in enumerate(groups.items()):
@@ -733,6 +737,9 @@ def plot_dataset_size(records, metric: str = "top1") -> Figure:
         means = [float(np.mean(by_size[s])) for s in sizes]
         ax.plot(sizes, means, color=f"C{k}", marker="o", label=f"{model} (mean)")
     ax.set_xscale("log")
+    ticks = sorted({size for by_size in groups.values() for size in by_size})
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("training images (log scale)")
     ax.set_ylabel(f"hold-out {'top-1' if metric == 'top1' else metric} (%)")
     ax.set_title("Accuracy against training-set size, equal optimizer steps",
