@@ -440,13 +440,17 @@ def test_html_build_has_every_chapter_with_its_figures(tmp_path):
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     html_dir = tmp_path / "_build" / "html"
+    release = "v" + re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(),
+                              re.M).group(1)
     for path in CHAPTERS:
         page = (html_dir / "book" / f"{path.stem}.html").read_text(encoding="utf-8")
         images = re.findall(r'<img[^>]+src="(?:data:image/png;base64,|\.\./_images/)', page)
         if path.stem[:2] not in ("00", "09"):  # the introduction and the running page
             assert images, f"{path.stem}: no figure"
-        # the Colab launch button of Jupyter Book, and the hidden cells stay hidden
-        assert f"colab.research.google.com/github/vitsd/vitsd/blob/main/book/{path.name}" in page
+        # the Colab launch button of Jupyter Book (at the release the badges pin, see
+        # tools/pin_release.py), and the hidden cells stay hidden
+        assert f"colab.research.google.com/github/vitsd/vitsd/blob/{release}/book/{path.name}" \
+            in page
         assert "google.colab" not in page and "VITSD_BOOK_REPLAY" not in page
         # no test plumbing on the page: nbval comments, record lines, replay cells (cell
         # tags such as nbval-check-output only become CSS classes, which nobody sees)
