@@ -421,13 +421,17 @@ class PixelAreaCutMix(keras.layers.CutMix):
         return transformation
 
 
-def _check_alphas(cutmix_alpha, mixup_alpha, owner: str) -> None:
-    """Both alphas non-negative numbers, at least one positive (the mixing classes)."""
+def _check_mixing(cutmix_alpha, mixup_alpha, probability, owner: str) -> None:
+    """The mixing classes' arguments: both alphas non-negative numbers, at least one
+    positive, and the probability of mixing a batch in (0, 1]."""
     for name, value in (("cutmix_alpha", cutmix_alpha), ("mixup_alpha", mixup_alpha)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
             raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
     if cutmix_alpha == 0 and mixup_alpha == 0:
         raise ValueError(f"{owner} needs cutmix_alpha > 0 or mixup_alpha > 0.")
+    if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
+            or not 0 < probability <= 1:
+        raise ValueError(f"probability must be in (0, 1], got {probability!r}.")
 
 
 class CutMixOrMixUp:
@@ -454,15 +458,12 @@ class CutMixOrMixUp:
 
     def __init__(self, cutmix_alpha: float = 1.0, mixup_alpha: float = 0.8,
                  seed: int | None = None, probability: float = 1.0):
-        _check_alphas(cutmix_alpha, mixup_alpha, "CutMixOrMixUp")
+        _check_mixing(cutmix_alpha, mixup_alpha, probability, "CutMixOrMixUp")
         if cutmix_alpha > 1:
             raise ValueError(
                 f"cutmix_alpha must be at most 1 (keras.layers.CutMix's limit), got "
                 f"{cutmix_alpha!r}."
             )
-        if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
-                or not 0 < probability <= 1:
-            raise ValueError(f"probability must be in (0, 1], got {probability!r}.")
         self.cutmix_alpha = float(cutmix_alpha)
         self.mixup_alpha = float(mixup_alpha)
         self.probability = float(probability)
@@ -547,10 +548,7 @@ class BatchMix:
 
     def __init__(self, cutmix_alpha: float = 1.0, mixup_alpha: float = 1.0,
                  probability: float = 0.5, seed: int | None = None):
-        _check_alphas(cutmix_alpha, mixup_alpha, "BatchMix")
-        if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
-                or not 0 < probability <= 1:
-            raise ValueError(f"probability must be in (0, 1], got {probability!r}.")
+        _check_mixing(cutmix_alpha, mixup_alpha, probability, "BatchMix")
         self.cutmix_alpha = float(cutmix_alpha)
         self.mixup_alpha = float(mixup_alpha)
         self.probability = float(probability)
