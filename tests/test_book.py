@@ -32,14 +32,14 @@ REPO = CONFIG["repository"]["url"]
 TEST_EPOCHS, TEST_LIMIT = 4, 1000
 
 
-def _load_build_script():
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+def _load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-build_book = _load_build_script()
+build_book = _load_tool("build_book")
 
 
 def _code_cells(nb):
@@ -440,8 +440,7 @@ def test_html_build_has_every_chapter_with_its_figures(tmp_path):
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     html_dir = tmp_path / "_build" / "html"
-    release = "v" + re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(),
-                              re.M).group(1)
+    release = _load_tool("pin_release").release()
     for path in CHAPTERS:
         page = (html_dir / "book" / f"{path.stem}.html").read_text(encoding="utf-8")
         images = re.findall(r'<img[^>]+src="(?:data:image/png;base64,|\.\./_images/)', page)
@@ -467,9 +466,7 @@ def test_html_build_has_every_chapter_with_its_figures(tmp_path):
 def test_every_chapter_is_pinned_to_the_release_and_training_chapters_ask_for_a_gpu():
     """Install cell and Colab badge point at the one release set in pyproject.toml
     (tools/pin_release.py writes them); chapters 6-8 ask Colab for a GPU runtime."""
-    spec = importlib.util.spec_from_file_location("pin", ROOT / "tools" / "pin_release.py")
-    pin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pin)
+    pin = _load_tool("pin_release")
     tag = pin.release()
     assert re.fullmatch(r"v\d+\.\d+\.\d+", tag)
     for path in CHAPTERS:

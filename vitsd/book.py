@@ -701,11 +701,11 @@ def dataset_size_rows(groups: Mapping, better: str = "sl-vit", worse: str = "vit
     rows = []
     for size, runs in groups.items():
         summary = {r["model"]: r for r in seed_summary(runs)}
+        records = [r for rs in runs.values() for r in rs]
+        epochs = sorted({r["config"]["epochs"] for r in records})
         row = {"training images": size, "share": size / largest,
-               "epochs": sorted({r["config"]["epochs"] for rs in runs.values() for r in rs})}
-        row["epochs"] = ", ".join(str(e) for e in row["epochs"])
-        first = next(iter(runs.values()))[0]
-        row["validation images"] = (first.get("splits") or {}).get("validation")
+               "epochs": ", ".join(str(e) for e in epochs),
+               "validation images": (records[0].get("splits") or {}).get("validation")}
         for model in (worse, better):
             if model in summary:
                 row[f"{model} mean"] = summary[model]["top-1 mean"]
