@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import vitsd.data.shared
 from vitsd import data as D
 from vitsd.data import (
     DATASETS,
@@ -42,6 +43,9 @@ def keras_home(tmp_path, monkeypatch):
     home = tmp_path / "keras_home"
     home.mkdir()
     monkeypatch.setenv("KERAS_HOME", str(home))
+    # Nothing kept beside the checkout (shared/data/, $VITSD_DATA) may stand in.
+    monkeypatch.delenv("VITSD_DATA", raising=False)
+    monkeypatch.setattr(vitsd.data.shared, "data_folders", lambda: [])
     return home
 
 
@@ -530,3 +534,69 @@ def test_cifar_extracted_folder_and_cache_dir_and_limit(tmp_path, forbid_downloa
     np.testing.assert_array_equal(ds.y_test, truth["test"][1])
     small = load_dataset("cifar10", limit=4, cache_dir=str(tmp_path / "cache"))
     assert len(small.y_train) == 4 and len(small.y_test) == 3
+
+
+# ------------------------------------------- CIFAR beside the checkout (shared/data)
+REAL_DATA_FOLDERS = vitsd.data.shared.data_folders
+
+
+def _write_tar(path, members, mode):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, mode) as tar:
+        for member, payload in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+
+@pytest.mark.parametrize("fname,mode", [("cifar-100-python.tar.xz", "w:xz"),
+                                        ("cifar-100-python.tar.gz", "w:gz")])
+def test_cifar100_archive_in_vitsd_data(fname, mode, keras_home, tmp_path, monkeypatch,
+                                         forbid_download):
+    members, truth = _fake_cifar("cifar100", np.random.default_rng(5))
+    _write_tar(tmp_path / "data" / fname, members, mode)
+    monkeypatch.setattr(vitsd.data.shared, "data_folders", REAL_DATA_FOLDERS)
+    monkeypatch.setenv("VITSD_DATA", str(tmp_path / "data"))
+    ds = load_dataset("cifar100")
+    np.testing.assert_array_equal(ds.x_train, truth["train"][0])
+    np.testing.assert_array_equal(ds.y_test, truth["test"][1])
+    assert not any(keras_home.iterdir())  # read in place, nothing unpacked
+
+
+def test_cifar100_extracted_folder_beside_checkout(keras_home, tmp_path, monkeypatch,
+                                                    forbid_download):
+    members, truth = _fake_cifar("cifar100", np.random.default_rng(6))
+    data = tmp_path / "shared" / "data"
+    for member, payload in members.items():
+        (data / member).parent.mkdir(parents=True, exist_ok=True)
+        (data / member).write_bytes(payload)
+    monkeypatch.setattr(vitsd.data.shared, "data_folders", lambda: [str(data)])
+    ds = load_dataset("cifar100")
+    np.testing.assert_array_equal(ds.x_test, truth["test"][0])
+
+
+def test_cifar_keras_cache_wins_over_shared_copy(keras_home, tmp_path, monkeypatch,
+                                                 forbid_download):
+    cached, truth = _fake_cifar("cifar100", np.random.default_rng(7))
+    other, _ = _fake_cifar("cifar100", np.random.default_rng(8))
+    _write_tar_gz(keras_home / "datasets" / "cifar-100-python-target_archive", cached)
+    _write_tar(tmp_path / "data" / "cifar-100-python.tar.xz", other, "w:xz")
+    monkeypatch.setattr(vitsd.data.shared, "data_folders", lambda: [str(tmp_path / "data")])
+    np.testing.assert_array_equal(load_dataset("cifar100").y_train, truth["train"][1])
+
+
+def test_cifar100_coarse_labels(keras_home, forbid_download):
+    members, _ = _fake_cifar("cifar100", np.random.default_rng(9))
+    _write_tar_gz(keras_home / "datasets" / "cifar-100-python-target_archive", members)
+    fine, coarse = load_dataset("cifar100"), load_dataset("cifar100-coarse")
+    # _fake_cifar's coarse labels are (fine + 1) % 20: read from the file, not derived.
+    np.testing.assert_array_equal(coarse.y_train, (fine.y_train + 1) % 20)
+    assert coarse.name == "cifar100-coarse" and coarse.class_names[0] == "aquatic_mammals"
+    assert len(coarse.class_names) == 20
+
+
+def test_superclasses_partition_the_fine_classes():
+    members = [m for group in D.CIFAR100_SUPERCLASSES.values() for m in group]
+    assert sorted(members) == list(D.CIFAR100_CLASSES) and len(members) == 100
+    assert list(D.CIFAR100_SUPERCLASSES)[D.superclass_of(D.CIFAR100_CLASSES.index("baby"))] \
+        == "people"

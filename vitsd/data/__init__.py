@@ -7,7 +7,10 @@ int64 labels of shape ``(N,)`` and the class names, split into train and test.
 * ``load_dataset("cifar100")`` / ``load_dataset("cifar10")`` read the archives that
   ``keras.datasets.cifar100.load_data()`` / ``cifar10.load_data()`` download into the
   Keras cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``). An archive that is
-  already there is read without touching the network (:mod:`vitsd.data.cifar`).
+  already there, or one in ``$VITSD_DATA`` or ``shared/data/`` beside the checkout
+  (``.tar.gz`` or ``.tar.xz``), is read without touching the network: the official
+  split, 50,000 training and 10,000 test images (:mod:`vitsd.data.cifar`).
+  ``"cifar100-coarse"``: the same images with the 20 superclass labels.
 * ``load_dataset("sample")`` builds a synthetic dataset of coloured shapes with NumPy
   alone, so that everything in the book also runs on a machine without internet
   (:mod:`vitsd.data.sample`).
@@ -28,7 +31,13 @@ from __future__ import annotations
 
 import os
 
-from vitsd.data.cifar import CIFAR10_CLASSES, CIFAR100_CLASSES, _load_cifar
+from vitsd.data.cifar import (
+    CIFAR10_CLASSES,
+    CIFAR100_CLASSES,
+    CIFAR100_SUPERCLASSES,
+    _load_cifar,
+    superclass_of,
+)
 from vitsd.data.dataset import Dataset, DatasetError
 from vitsd.data.folders import (
     FOLDER_IMAGE_SIZE,
@@ -63,6 +72,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "CIFAR10_JPEG",
     "CIFAR100_CLASSES",
+    "CIFAR100_SUPERCLASSES",
     "DATASETS",
     "FOLDER_IMAGE_SIZE",
     "FOLDER_TEST_FRACTION",
@@ -77,12 +87,13 @@ __all__ = [
     "load_jpeg_archive",
     "make_sample",
     "stratified_subset",
+    "superclass_of",
     "train_val_split",
     "training_fraction",
 ]
 
 #: The names :func:`load_dataset` accepts besides a folder path.
-DATASETS = ("sample", "cifar100", "cifar10", "cifar10-jpeg")
+DATASETS = ("sample", "cifar100", "cifar100-coarse", "cifar10", "cifar10-jpeg")
 
 
 def load_dataset(
@@ -91,7 +102,7 @@ def load_dataset(
     seed: int = 42,
     cache_dir: str | None = None,
 ) -> Dataset:
-    """Load a dataset by name (``"sample"``, ``"cifar100"``, ``"cifar10"``) or folder.
+    """Load a dataset by name (``"sample"``, ``"cifar100"``, ``"cifar10"``...) or folder.
 
     Args:
         name: one of :data:`DATASETS`, or the path of an image folder laid out as
@@ -114,7 +125,7 @@ def load_dataset(
     lowered = key.strip().lower()
     if lowered == "sample":
         data = make_sample()
-    elif lowered in ("cifar100", "cifar10"):
+    elif lowered in ("cifar100", "cifar100-coarse", "cifar10"):
         data = _load_cifar(lowered, cache_dir)
     elif lowered == "cifar10-jpeg":
         data = load_jpeg_archive(find_cifar10_jpeg())

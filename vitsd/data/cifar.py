@@ -4,8 +4,14 @@
 ``keras.datasets.cifar100.load_data()`` / ``cifar10.load_data()`` download into the
 Keras cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``): an extracted copy or
 an archive that is already there is read without touching the network (and without
-Keras); only a download imports Keras. The pickled batches are read by an unpickler
+Keras); only a download imports Keras. Before downloading, the loaders also look in
+``$VITSD_DATA`` and in ``shared/data/`` beside the checkout
+(:mod:`vitsd.data.shared`) for the archive (``.tar.gz`` as Keras downloads it, or
+``.tar.xz``) or its extracted folder. The pickled batches are read by an unpickler
 that accepts NumPy arrays and nothing else.
+
+``load_dataset("cifar100-coarse")`` is CIFAR-100 with its 20 superclass labels
+(:data:`CIFAR100_SUPERCLASSES`) instead of the 100 fine ones.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import zlib
 import numpy as np
 
 from vitsd.data.dataset import Dataset, DatasetError
+from vitsd.data.shared import find_data_file
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -42,6 +49,38 @@ CIFAR100_CLASSES = (
     "telephone", "television", "tiger", "tractor", "train", "trout", "tulip",
     "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
 )  # fmt: skip
+
+#: The 20 "coarse" labels of CIFAR-100 (its superclasses) in label order, each with its
+#: five fine classes: the grouping of the archive's ``coarse_labels``.
+CIFAR100_SUPERCLASSES = {
+    "aquatic_mammals": ("beaver", "dolphin", "otter", "seal", "whale"),
+    "fish": ("aquarium_fish", "flatfish", "ray", "shark", "trout"),
+    "flowers": ("orchid", "poppy", "rose", "sunflower", "tulip"),
+    "food_containers": ("bottle", "bowl", "can", "cup", "plate"),
+    "fruit_and_vegetables": ("apple", "mushroom", "orange", "pear", "sweet_pepper"),
+    "household_electrical_devices": ("clock", "keyboard", "lamp", "telephone", "television"),
+    "household_furniture": ("bed", "chair", "couch", "table", "wardrobe"),
+    "insects": ("bee", "beetle", "butterfly", "caterpillar", "cockroach"),
+    "large_carnivores": ("bear", "leopard", "lion", "tiger", "wolf"),
+    "large_man-made_outdoor_things": ("bridge", "castle", "house", "road", "skyscraper"),
+    "large_natural_outdoor_scenes": ("cloud", "forest", "mountain", "plain", "sea"),
+    "large_omnivores_and_herbivores": ("camel", "cattle", "chimpanzee", "elephant", "kangaroo"),
+    "medium_mammals": ("fox", "porcupine", "possum", "raccoon", "skunk"),
+    "non-insect_invertebrates": ("crab", "lobster", "snail", "spider", "worm"),
+    "people": ("baby", "boy", "girl", "man", "woman"),
+    "reptiles": ("crocodile", "dinosaur", "lizard", "snake", "turtle"),
+    "small_mammals": ("hamster", "mouse", "rabbit", "shrew", "squirrel"),
+    "trees": ("maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree"),
+    "vehicles_1": ("bicycle", "bus", "motorcycle", "pickup_truck", "train"),
+    "vehicles_2": ("lawn_mower", "rocket", "streetcar", "tank", "tractor"),
+}
+
+
+def superclass_of(fine_label: int) -> int:
+    """The CIFAR-100 superclass (coarse label) of a fine label."""
+    name = CIFAR100_CLASSES[int(fine_label)]
+    return next(i for i, members in enumerate(CIFAR100_SUPERCLASSES.values())
+                if name in members)
 
 
 #: What ``keras.datasets.<name>.load_data()`` downloads and where it unpacks it:
@@ -69,7 +108,18 @@ _CIFAR = {
         "test_files": ("test",),
         "label_key": "fine_labels",
         "classes": CIFAR100_CLASSES,
+        # Looked for in $VITSD_DATA and shared/data/ (vitsd.data.shared), before a
+        # download: the archive as Keras downloads it, the .tar.xz kept beside the
+        # project, or the folder either unpacks into.
+        "shared_names": ("cifar-100-python.tar.xz", "cifar-100-python.tar.gz",
+                         "cifar-100-python"),
     },
+}
+_CIFAR["cifar10"]["shared_names"] = (
+    "cifar-10-python.tar.xz", "cifar-10-python.tar.gz", "cifar-10-batches-py")
+_CIFAR["cifar100-coarse"] = {
+    **_CIFAR["cifar100"], "title": "CIFAR-100 (superclasses)",
+    "label_key": "coarse_labels", "classes": tuple(CIFAR100_SUPERCLASSES),
 }
 
 
@@ -199,6 +249,12 @@ def _load_cifar(name, cache_dir):
     extracted, archives = _cifar_candidates(spec, base)
     folder = next((d for d in extracted if _complete(d, spec)), None)
     archive = next((a for a in archives if os.path.isfile(a)), None)
+    if folder is None and archive is None:
+        beside = find_data_file(*spec["shared_names"])
+        if beside is not None and os.path.isdir(beside):
+            folder = beside if _complete(beside, spec) else None
+        elif beside is not None:
+            archive = beside
     if folder is not None:
         arrays = _load_cifar_extracted(spec, folder)
     elif archive is not None:
@@ -231,8 +287,9 @@ def _download_cifar(spec, base):
         raise DatasetError(
             f"The {spec['title']} dataset could not be downloaded ({exc}). Keras "
             f"expects the archive at {archive}; fetch it from {spec['origin']} "
-            "(on another machine if this one is offline), copy it to that path and "
-            "load the dataset again. To work offline right now, use the built-in "
+            "(on another machine if this one is offline), copy it to that path (or "
+            "into the folder $VITSD_DATA names) and load the dataset again. To work "
+            "offline right now, use the built-in "
             'synthetic dataset: load_dataset("sample") or --dataset sample.'
         ) from exc
     folder = os.path.join(path, spec["inner"])

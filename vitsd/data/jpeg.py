@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from vitsd.data.dataset import Dataset, DatasetError
+from vitsd.data.shared import find_data_file
 from vitsd.data.splits import train_val_split
 
 #: File name of the CIFAR-10 JPEG training split (``load_dataset("cifar10-jpeg")``).
@@ -29,22 +30,12 @@ def find_cifar10_jpeg() -> str:
 
     Looked for in ``$VITSD_DATA`` (a folder), then in ``shared/data/`` beside any
     parent folder of the working directory or of this package (where the project's
-    machines keep it). Raises :class:`DatasetError` saying where to put it.
+    machines keep it; :func:`vitsd.data.shared.data_folders`). Raises
+    :class:`DatasetError` saying where to put it.
     """
-    places = []
-    if os.environ.get("VITSD_DATA"):
-        places.append(os.path.join(os.environ["VITSD_DATA"], CIFAR10_JPEG))
-    for start in (os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
-        folder = os.path.abspath(start)
-        while True:
-            places.append(os.path.join(folder, "shared", "data", CIFAR10_JPEG))
-            parent = os.path.dirname(folder)
-            if parent == folder:
-                break
-            folder = parent
-    for path in places:
-        if os.path.isfile(path):
-            return path
+    path = find_data_file(CIFAR10_JPEG)
+    if path is not None and os.path.isfile(path):
+        return path
     raise DatasetError(
         f"the CIFAR-10 JPEG archive {CIFAR10_JPEG} was not found: set VITSD_DATA to the "
         "folder that holds it (or keep it in shared/data/ beside the checkout). Without "
