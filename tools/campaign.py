@@ -1,28 +1,41 @@
-"""The book's real-photo campaign on a CPU: every run behind chapters 6-8, one command.
+"""The book's CPU campaigns: every run behind chapters 6-8, one command each.
 
-    python tools/campaign.py                 # train what is missing, then publish
-    python tools/campaign.py train           # train only (resumable; safe to kill)
-    python tools/campaign.py publish         # copy finished runs into results/
-    python tools/campaign.py status          # what is done, running, to do
+    python tools/campaign.py                       # CIFAR-100: train what is missing, publish
+    python tools/campaign.py train                 # train only (resumable; safe to kill)
+    python tools/campaign.py publish               # copy finished runs into results/
+    python tools/campaign.py status                # what is done, running, to do
+    python tools/campaign.py snapshot              # save unfinished runs into results/
     python tools/campaign.py --only cpu-vit-s1 cpu-sl-vit-s1
+    python tools/campaign.py --campaign cifar10-jpeg ...   # the CIFAR-10 photo campaign
 
-Data: the CIFAR-10 JPEG training split (``load_dataset("cifar10-jpeg")``: 45,000
-images to train on, of which 10 % validate; 5,000 held out, stratified, never used for
-training or model selection). Preset: ``recipe("cpu")`` (width 64, depth 4, 32x32,
-4x4 patches, 10 epochs, TensorFlow on the CPU).
+Two campaigns (:data:`CAMPAIGNS`), both with ``recipe("cpu")`` (width 64, depth 4,
+32x32, 4x4 patches, TensorFlow on the CPU):
 
-The plan (:data:`PLAN`), in the order it runs, so that a campaign stopped early has the
-most useful runs first:
+``cifar100`` (the default) -- the book's own dataset, its official split: the 50,000
+training images (of which a stratified 10 % validates and picks the kept epoch) and
+the 10,000 test images, scored once per run. In the order it runs, so that a campaign
+stopped early has the most useful runs first:
 
-1. the four variants (vit, spt, lsa, sl-vit), seed 1, then seed 2, on the whole pool;
-2. vit and sl-vit on 10 % and 30 % of the pool (stratified, drawn with the run's
-   seed), seeds 1 and 2, each with the *same number of optimizer steps* as a run on
-   the whole pool (so more epochs): the dataset-size experiment.
+0. a pilot (SL-ViT, seed 0, :data:`PILOT_EPOCHS` epochs) whose validation curves chose
+   the campaign's training length, :data:`CIFAR100_EPOCHS` (see there why);
+1. seed 1 of vit, sl-vit, the ResNet-20 CNN baseline, spt and lsa; then seed 2 of the
+   same; then seed 3 of vit and sl-vit;
+2. if the budget allows: vit and sl-vit on 20 % of the training images with the same
+   number of optimizer steps (the dataset-size experiment on CIFAR-100).
 
-Runs go to ``runs/campaign/<name>/`` and resume after their last finished epoch; a
+``cifar10-jpeg`` -- the CIFAR-10 JPEG photos (45,000 to train on, 5,000 held out), 10
+epochs: the four variants with seeds 1 and 2, then vit and sl-vit on 10 % and 30 % of
+the pool with equal steps (finished and published; chapter 6's second section).
+
+Runs go to ``runs/<campaign>/<name>/`` and resume after their last finished epoch; a
 finished run is never retrained. ``publish`` writes each finished run's record and its
-weights (float16) to ``results/cifar10-jpeg/`` and their SHA-256 to
-``vitsd/published.json`` (see :mod:`vitsd.published`).
+weights (float16) to ``results/<dataset>/`` and their SHA-256 to
+``vitsd/published.json`` (see :mod:`vitsd.published`). A session of the machines that
+run the campaign can end at any time and take its ``runs/`` folder with it:
+``snapshot`` copies each unfinished run (record, last and best weights) to
+``results/<dataset>/in-progress/<name>/``, to be committed; ``train`` starts an
+unfinished run from its snapshot when its folder is missing, and ``publish`` removes
+the snapshot of a run it publishes.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,12 +51,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATASET = "cifar10-jpeg"
 PRESET = "cpu"
-SEEDS = (1, 2)
 VARIANTS = ("vit", "spt", "lsa", "sl-vit")
-FRACTIONS = (0.1, 0.3)
 SIZE_MODELS = ("vit", "sl-vit")
+
+#: The pilot's length (epochs of the full 45,000-image training split).
+PILOT_EPOCHS = 10
+#: The CIFAR-100 campaign's training length: to be chosen from the pilot's validation
+#: curves (never from the test split), within the campaign's 8-CPU-hour budget.
+CIFAR100_EPOCHS = 25
+SNAPSHOTS = "in-progress"
 
 
 def run_name(model: str, seed: int, fraction: float = 1.0) -> str:
@@ -51,11 +69,33 @@ def run_name(model: str, seed: int, fraction: float = 1.0) -> str:
     return f"{PRESET}-{model}{part}-s{seed}"
 
 
-PLAN = (
-    [dict(name=run_name(m, s), model=m, seed=s, fraction=1.0) for s in SEEDS for m in VARIANTS]
-    + [dict(name=run_name(m, s, f), model=m, seed=s, fraction=f)
-       for s in SEEDS for f in FRACTIONS for m in SIZE_MODELS]
+def _entry(model, seed, fraction=1.0, **extra):
+    return dict(name=run_name(model, seed, fraction), model=model, seed=seed,
+                fraction=fraction, **extra)
+
+
+CIFAR10_PLAN = (
+    [_entry(m, s) for s in (1, 2) for m in VARIANTS]
+    + [_entry(m, s, f) for s in (1, 2) for f in (0.1, 0.3) for m in SIZE_MODELS]
 )
+CIFAR100_ORDER = ("vit", "sl-vit", "resnet20", "spt", "lsa")
+CIFAR100_PLAN = (
+    [dict(name=f"pilot-sl-vit-e{PILOT_EPOCHS}-s0", model="sl-vit", seed=0, fraction=1.0,
+          epochs=PILOT_EPOCHS, pilot=True)]
+    + [_entry(m, s) for s in (1, 2) for m in CIFAR100_ORDER]
+    + [_entry(m, 3) for m in SIZE_MODELS]
+    + [_entry(m, s, 0.2) for s in (1, 2) for m in SIZE_MODELS]
+)
+
+#: name -> the dataset it trains on, the preset's overrides, and its plan.
+CAMPAIGNS = {
+    "cifar100": dict(dataset="cifar100", overrides={"epochs": CIFAR100_EPOCHS},
+                     plan=CIFAR100_PLAN),
+    "cifar10-jpeg": dict(dataset="cifar10-jpeg", overrides={}, plan=CIFAR10_PLAN),
+}
+#: Kept for the tests and tools written against the first campaign.
+DATASET = "cifar10-jpeg"
+PLAN = CIFAR10_PLAN
 
 
 def steps_per_epoch(train_images: int, config) -> int:
@@ -64,12 +104,15 @@ def steps_per_epoch(train_images: int, config) -> int:
     return math.ceil((train_images - validation) / config.batch_size)
 
 
-def run_config(entry: dict, pool_size: int, fraction_size: int):
-    """The run's Config: the preset with the run's seed; on a fraction of the pool,
-    as many epochs as give the whole-pool run's number of steps."""
+def run_config(entry: dict, pool_size: int, fraction_size: int, overrides=None):
+    """The run's Config: the preset (with the campaign's ``overrides``) and the run's
+    seed; on a fraction of the pool, as many epochs as give the whole-pool run's number
+    of steps; a pilot's own ``epochs``."""
     from vitsd.config import recipe
 
-    config = recipe(PRESET, seed=entry["seed"])
+    config = recipe(PRESET, **(overrides or {}), seed=entry["seed"])
+    if "epochs" in entry:
+        config = config.replace(epochs=entry["epochs"])
     if entry["fraction"] != 1:
         budget = steps_per_epoch(pool_size, config) * config.epochs
         config = config.replace(
@@ -77,33 +120,71 @@ def run_config(entry: dict, pool_size: int, fraction_size: int):
     return config
 
 
-def train_all(runs_dir: Path, only=None, verbose=2) -> None:
+def _selected(campaign, only):
+    return [e for e in campaign["plan"] if not only or e["name"] in only]
+
+
+def _snapshot_dir(results_dir: Path, campaign, name: str) -> Path:
+    return Path(results_dir) / campaign["dataset"] / SNAPSHOTS / name
+
+
+def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2) -> None:
     from vitsd.data import load_dataset, training_fraction
     from vitsd.train import train
 
-    data = load_dataset(DATASET)
-    for entry in PLAN:
-        if only and entry["name"] not in only:
-            continue
+    data = load_dataset(campaign["dataset"])
+    for entry in _selected(campaign, only):
         subset = training_fraction(data, entry["fraction"], seed=entry["seed"])
-        config = run_config(entry, len(data.y_train), len(subset.y_train))
+        config = run_config(entry, len(data.y_train), len(subset.y_train),
+                            campaign["overrides"])
         out = runs_dir / entry["name"]
+        snapshot = _snapshot_dir(results_dir, campaign, entry["name"])
+        if not out.exists() and snapshot.is_dir():
+            shutil.copytree(snapshot, out)
+            (out / "record.partial").rename(out / "run.json")
+            print(f"   {entry['name']}: starting from its snapshot in {snapshot}", flush=True)
         print(f"== {entry['name']}: {entry['model']}, seed {entry['seed']}, "
-              f"{len(subset.y_train)} training-pool images, {config.epochs} epochs -> {out}",
+              f"{len(subset.y_train)} training images, {config.epochs} epochs -> {out}",
               flush=True)
         start = time.time()
         record = train(entry["model"], out=out, config=config, data=subset, verbose=verbose)
-        print(f"   hold-out top-1 {record['test']['top1']:.4f} "
+        print(f"   test top-1 {record['test']['top1']:.4f} "
               f"({time.time() - start:.0f} s this session)", flush=True)
 
 
-def publish_all(runs_dir: Path, results_dir: Path, only=None) -> list:
+def snapshot_all(campaign, runs_dir: Path, results_dir: Path, only=None) -> list:
+    """Copy each unfinished run with at least one finished epoch into the results."""
+    saved = []
+    for entry in _selected(campaign, only):
+        run_dir = runs_dir / entry["name"]
+        path = run_dir / "run.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        if record.get("status") == "complete" or not record.get("epochs_completed"):
+            continue
+        target = _snapshot_dir(results_dir, campaign, entry["name"])
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        # The record last: it names the epoch the weights belong to (train commits the
+        # weights first), so a copy taken mid-epoch is still consistent.
+        for fname in ("last.weights.h5", "best.weights.h5"):
+            if (run_dir / fname).is_file():
+                shutil.copy2(run_dir / fname, tmp / fname)
+        shutil.copy2(path, tmp / "record.partial")  # not .json: no reader takes it for a result
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        saved.append(f"{entry['name']} after epoch {record['epochs_completed']}")
+    return saved
+
+
+def publish_all(campaign, runs_dir: Path, results_dir: Path, only=None,
+                command="python tools/campaign.py") -> list:
     from vitsd.published import publish_run
 
     done = []
-    for entry in PLAN:
-        if only and entry["name"] not in only:
-            continue
+    for entry in _selected(campaign, only):
         run_dir = runs_dir / entry["name"]
         record_path = run_dir / "run.json"
         if not record_path.is_file():
@@ -113,24 +194,34 @@ def publish_all(runs_dir: Path, results_dir: Path, only=None) -> list:
             continue
         extra = {"campaign": {"name": entry["name"], "preset": PRESET, "seed": entry["seed"],
                               "training_fraction": entry["fraction"],
-                              "command": "python tools/campaign.py"}}
-        publish_run(run_dir, entry["name"], DATASET, results_dir=results_dir, extra=extra)
+                              "pilot": bool(entry.get("pilot")), "command": command}}
+        publish_run(run_dir, entry["name"], campaign["dataset"], results_dir=results_dir,
+                    extra=extra)
+        shutil.rmtree(_snapshot_dir(results_dir, campaign, entry["name"]), ignore_errors=True)
         done.append(entry["name"])
     return done
 
 
-def status(runs_dir: Path) -> list:
+def status(campaign, runs_dir: Path, results_dir: Path) -> list:
     rows = []
-    for entry in PLAN:
+    for entry in campaign["plan"]:
         path = runs_dir / entry["name"] / "run.json"
+        snapshot = _snapshot_dir(results_dir, campaign, entry["name"]) / "record.partial"
+        published = Path(results_dir) / campaign["dataset"] / f"{entry['name']}.json"
+        if not path.is_file():
+            path = published if published.is_file() else snapshot
         if path.is_file():
             record = json.loads(path.read_text())
             state = (f"{record['status']} {record['epochs_completed']}/"
                      f"{record['config']['epochs']} epochs")
             if record.get("test"):
-                state += f", hold-out top-1 {record['test']['top1']:.4f}"
+                state += f", test top-1 {record['test']['top1']:.4f}"
             seconds = sum(record["history"].get("epoch_seconds", []))
             state += f", {seconds / 60:.1f} min of epochs"
+            if path == snapshot:
+                state += " (snapshot)"
+            elif path == published:
+                state += " (published)"
         else:
             state = "to do"
         rows.append(f"{entry['name']:24s} {state}")
@@ -140,32 +231,39 @@ def status(runs_dir: Path) -> list:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", nargs="?", default="all",
-                        choices=["all", "train", "publish", "status"])
+                        choices=["all", "train", "publish", "status", "snapshot"])
+    parser.add_argument("--campaign", choices=sorted(CAMPAIGNS), default="cifar100")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these runs of the plan only")
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "campaign"))
+    parser.add_argument("--runs", default=None, help="default: runs/<campaign>/ of this checkout")
     parser.add_argument("--results", default=None,
                         help="default: results/ of this checkout")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    names = {e["name"] for e in PLAN}
+    campaign = CAMPAIGNS[args.campaign]
+    names = {e["name"] for e in campaign["plan"]}
     unknown = sorted(set(args.only or ()) - names)
     if unknown:
         parser.error(f"unknown run(s) {unknown}; the plan has: {', '.join(sorted(names))}")
-    runs_dir = Path(args.runs)
-    if args.action != "status":
-        from vitsd.quiet import import_keras_quietly
-
-        import_keras_quietly()
+    # The first campaign kept its runs in runs/campaign/.
+    default_runs = "campaign" if args.campaign == "cifar10-jpeg" else args.campaign
+    runs_dir = Path(args.runs or ROOT / "runs" / default_runs)
+    results = Path(args.results) if args.results else ROOT / "results"
+    command = "python tools/campaign.py" + (
+        "" if args.campaign == "cifar100" else f" --campaign {args.campaign}")
     if args.action == "status":
-        print("\n".join(status(runs_dir)))
+        print("\n".join(status(campaign, runs_dir, results)))
         return 0
-    if args.action in ("all", "train"):
-        train_all(runs_dir, args.only, verbose=0 if args.quiet else 2)
-    if args.action in ("all", "publish"):
-        from vitsd.published import RESULTS_DIR
+    if args.action == "snapshot":
+        for line in snapshot_all(campaign, runs_dir, results, args.only):
+            print(f"snapshot of {line}")
+        return 0
+    from vitsd.quiet import import_keras_quietly
 
-        results = Path(args.results) if args.results else RESULTS_DIR
-        for name in publish_all(runs_dir, results, args.only):
+    import_keras_quietly()
+    if args.action in ("all", "train"):
+        train_all(campaign, runs_dir, results, args.only, verbose=0 if args.quiet else 2)
+    if args.action in ("all", "publish"):
+        for name in publish_all(campaign, runs_dir, results, args.only, command):
             print(f"published {name}")
     return 0
 

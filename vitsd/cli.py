@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from vitsd.config import MODELS
+from vitsd.config import BASELINES, MODELS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vitsd", description="Train and evaluate ViTs on small datasets.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a model and write a run record")
-    t.add_argument("--model", choices=sorted(MODELS), default="sl-vit",
+    t.add_argument("--model", choices=sorted(MODELS) + list(BASELINES), default="sl-vit",
                    help="vit, spt (shifted patch tokenization only), lsa (locality "
                         "self-attention only) or sl-vit (both); default sl-vit")
     t.add_argument("--dataset", default="sample",

@@ -377,6 +377,20 @@ def recipe(name: str, **overrides) -> "Config":
     return Config(**{**RECIPES[name], **overrides})
 
 
+#: Baselines that are not ViTs, by command-line name (chapter 6): a ResNet-20 CNN
+#: (:mod:`vitsd.resnet`), trained with the same data, augmentation and schedule.
+BASELINES = ("resnet20",)
+
+
+def check_model_name(name: str) -> str:
+    """``name`` if it is a ViT variant (:data:`MODELS`) or a baseline (:data:`BASELINES`)."""
+    if name in MODELS or name in BASELINES:
+        return name
+    raise ValueError(
+        f"model must be one of {sorted(MODELS) + list(BASELINES)}, got {name!r}."
+    )
+
+
 def model_switches(name: str) -> tuple:
     """``(tokenizer, lsa)`` for a model name among :data:`MODELS`."""
     try:

@@ -177,7 +177,14 @@ def drop_path_rate(config: Config, block: int) -> float:
 
 def build_named(model: str, config: Config | None = None) -> keras.Model:
     """``build_vit`` by model name (see :data:`vitsd.config.MODELS`): ``vit``,
-    ``spt``, ``lsa``, ``sl-vit``, ``conv-vit`` or ``conv-lsa``."""
+    ``spt``, ``lsa``, ``sl-vit``, ``conv-vit`` or ``conv-lsa``; or the CNN baseline
+    ``resnet20`` (:func:`vitsd.resnet.build_resnet`)."""
+    from vitsd.resnet import RESNETS
+
+    if model in RESNETS:
+        from vitsd.resnet import build_resnet
+
+        return build_resnet(config, depth=RESNETS[model], name=model)
     tokenizer, lsa = model_switches(model)
     return build_vit(config, lsa=lsa, tokenizer=tokenizer, name=model)
 

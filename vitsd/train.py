@@ -34,7 +34,7 @@ import keras
 
 import vitsd
 from vitsd import sampler
-from vitsd.config import Config, model_switches
+from vitsd.config import Config, check_model_name
 from vitsd.data import load_dataset, train_val_split
 from vitsd.model import adapt_normalization, build_named, count_parameters
 from vitsd.schedule import WarmUpCosine
@@ -126,6 +126,29 @@ def backend_defaults(config: Config) -> Config:
     if config.augment == "reference" and keras.backend.backend() == "jax":
         return config.replace(augment="pipeline")
     return config
+
+
+def execution_mode(net: keras.Model, config: Config) -> dict:
+    """How a compiled model's steps run, as Keras resolved it (part of the run record).
+
+    ``op_determinism``: TensorFlow's op determinism (which :func:`train` turns on) --
+    ``None`` on other backends. ``jit_compile``: whether Keras compiles the steps with
+    XLA (``jax.jit`` on JAX). Keras silently turns a requested ``jit_compile=True``
+    off when TensorFlow's op determinism is on, or when a layer does not support XLA;
+    ``jit_compile_note`` then says which.
+    """
+    determinism = None
+    if keras.backend.backend() == "tensorflow":
+        from tensorflow.python.framework.config import is_op_determinism_enabled
+
+        determinism = bool(is_op_determinism_enabled())
+    applied = bool(net.jit_compile)
+    note = None
+    if config.jit_compile and not applied:
+        note = ("TensorFlow op determinism is on" if determinism
+                else "a layer of the model does not support XLA")
+    return {"op_determinism": determinism, "jit_compile_requested": bool(config.jit_compile),
+            "jit_compile": applied, "jit_compile_note": note}
 
 
 def applied_learning_rate(schedule, step: int) -> float:
@@ -287,7 +310,7 @@ def train(
     :func:`vitsd.data.load_dataset`. Extra Keras ``callbacks`` run after the one that
     records and checkpoints each epoch.
     """
-    model_switches(model)  # validates the name
+    check_model_name(model)
     config = config or Config()
     overrides = {k: v for k, v in
                  {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items()
@@ -333,6 +356,10 @@ def train(
     adapt_normalization(net, x_train)
     compile_model(net, config, steps_per_epoch)
     schedule = make_schedule(config, steps_per_epoch)
+    execution = execution_mode(net, config)
+    if execution["jit_compile_requested"] and not execution["jit_compile"]:
+        _say(verbose, "jit_compile=True was requested, but Keras compiles without XLA "
+                      f"here ({execution['jit_compile_note']}); the run record says so.")
 
     record = {
         **identity,
@@ -346,6 +373,7 @@ def train(
         "history": {},
         "test": None,
         "environment": environment(),
+        "execution": execution,
         "timing": {"wall_seconds": 0.0, "train_seconds": 0.0, "train_images_per_second": None},
         "resumed_at_epochs": [],
     }
