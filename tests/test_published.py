@@ -89,6 +89,27 @@ def test_downloads_from_a_file_url_when_not_in_a_checkout(site, tmp_path):
     assert record["model"] == "sl-vit" and model.name == "sl-vit"
 
 
+@pytest.mark.parametrize("where_home", ["KERAS_HOME", "HOME"])
+def test_the_default_download_cache_is_the_keras_cache(site, tmp_path, monkeypatch,
+                                                       where_home):
+    """No cache_dir: the file lands where Keras keeps its cache ($KERAS_HOME, else
+    ~/.keras), the path every Colab reader takes."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    if where_home == "KERAS_HOME":
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+        expected = tmp_path / "kh"
+    else:
+        monkeypatch.delenv("KERAS_HOME", raising=False)
+        expected = home / ".keras"
+    path = published.fetch("toy", "tiny-s1.json", results_dir=tmp_path / "none",
+                           base_url=site["where"]["results_dir"].as_uri() + "/",
+                           manifest_path=site["where"]["manifest_path"])
+    assert path == expected / "vitsd" / "toy" / "tiny-s1.json"
+    assert json.loads(path.read_text())["model"] == "sl-vit"
+
+
 def test_downloads_from_a_local_http_server(site, tmp_path):
     import functools
     import http.server

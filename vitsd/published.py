@@ -103,7 +103,8 @@ def fetch(dataset: str, filename: str, *, results_dir=None, base_url: str | None
 
     Looks in ``results_dir`` (default: this checkout's ``results/``), else downloads
     from ``base_url`` (default ``$VITSD_RESULTS_URL`` or :data:`BASE_URL`) into
-    ``cache_dir`` (default: the Keras cache, ``~/.keras/vitsd/``).
+    ``cache_dir`` (default: the Keras cache, ``$KERAS_HOME`` or ``~/.keras``, as Keras
+    resolves it; the files land in its ``vitsd/<dataset>/``).
     """
     key = f"{dataset}/{filename}"
     entry = manifest(manifest_path).get(key)
@@ -127,7 +128,10 @@ def fetch(dataset: str, filename: str, *, results_dir=None, base_url: str | None
 
     base = base_url or os.environ.get("VITSD_RESULTS_URL") or BASE_URL
     origin = base.rstrip("/") + "/" + key
-    cache = cache_dir or keras.config.keras_home()
+    # Keras 3.15 has no keras.config.keras_home(): resolve the cache as get_file does.
+    from vitsd.data.shared import keras_cache_dir
+
+    cache = keras_cache_dir(cache_dir)
     os.makedirs(cache, exist_ok=True)  # get_file falls back to /tmp for a missing one
     try:
         path = keras.utils.get_file(

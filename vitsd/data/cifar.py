@@ -25,7 +25,7 @@ import zlib
 import numpy as np
 
 from vitsd.data.dataset import Dataset, DatasetError
-from vitsd.data.shared import find_data_file
+from vitsd.data.shared import find_data_file, keras_cache_dir
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -125,12 +125,7 @@ _CIFAR["cifar100-coarse"] = {
 
 def _keras_cache_dir(cache_dir=None):
     """The Keras cache directory: ``cache_dir``, ``$KERAS_HOME`` or ``~/.keras``."""
-    if cache_dir is None:
-        home = os.path.expanduser("~")
-        cache_dir = os.environ.get("KERAS_HOME") or os.path.join(
-            home if os.access(home, os.W_OK) else "/tmp", ".keras"
-        )
-    return os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
+    return keras_cache_dir(cache_dir)
 
 
 def _cifar_candidates(spec, base):

@@ -4,7 +4,7 @@ The project's own machines have no network; the archives that stand in for downl
 lie in a ``shared/data/`` folder beside the checkout. :func:`data_folders` lists, most
 specific first, ``$VITSD_DATA`` and every ``shared/data/`` found by walking up from the
 working directory and from this package. Users' machines have neither, and then the
-loaders fall back to the Keras cache or a download.
+loaders fall back to the Keras cache or a download. :func:`keras_cache_dir` is that cache, as Keras finds it.
 """
 
 from __future__ import annotations
@@ -39,3 +39,15 @@ def find_data_file(*names: str) -> str | None:
             if os.path.exists(path):
                 return path
     return None
+
+
+def keras_cache_dir(cache_dir=None) -> str:
+    """The Keras cache directory as Keras itself resolves it: ``cache_dir`` if given,
+    else ``$KERAS_HOME``, else ``~/.keras`` (``/tmp/.keras`` where the home folder is
+    not writable), as ``keras.utils.get_file`` does."""
+    if cache_dir is None:
+        home = os.path.expanduser("~")
+        cache_dir = os.environ.get("KERAS_HOME") or os.path.join(
+            home if os.access(home, os.W_OK) else "/tmp", ".keras"
+        )
+    return os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
