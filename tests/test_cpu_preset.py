@@ -2,6 +2,7 @@
 pad-and-crop (against NumPy), the dataset-size subsets, the campaign plan."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,9 +89,9 @@ def test_the_jpeg_archive_is_found_through_vitsd_data(tmp_path, monkeypatch):
     assert find_cifar10_jpeg() == str(tmp_path / "cifar10_jpeg_train.npz")
     monkeypatch.setenv("VITSD_DATA", str(tmp_path / "nowhere"))
     monkeypatch.chdir(tmp_path)
-    import vitsd.data.jpeg
+    import vitsd.data.shared
 
-    monkeypatch.setattr(vitsd.data.jpeg, "__file__", str(tmp_path / "pkg" / "data.py"))
+    monkeypatch.setattr(vitsd.data.shared, "__file__", str(tmp_path / "pkg" / "data.py"))
     with pytest.raises(DatasetError, match="set VITSD_DATA.*\"sample\""):
         find_cifar10_jpeg()
 
@@ -128,3 +129,56 @@ def test_the_hold_out_is_the_same_for_every_run_seed():
     assert a.name == "cifar10-jpeg" and len(a.y_test) == 5000
     np.testing.assert_array_equal(a.x_test, b.x_test)
     assert np.bincount(a.y_test).tolist() == [500] * 10
+
+
+def test_the_cifar100_plan_has_the_seeds_the_baseline_and_equal_steps():
+    campaign = _campaign()
+    plan = campaign.CAMPAIGNS["cifar100"]["plan"]
+    names = [e["name"] for e in plan]
+    assert len(names) == len(set(names))
+    assert plan[0]["pilot"] and plan[0]["seed"] == 0  # the pilot: no campaign seed
+    whole = [e for e in plan if e["fraction"] == 1 and not e.get("pilot")]
+    seeds = {m: sorted(e["seed"] for e in whole if e["model"] == m) for m in
+             ("vit", "sl-vit", "spt", "lsa", "resnet20")}
+    assert seeds == {"vit": [1, 2, 3], "sl-vit": [1, 2, 3], "spt": [1, 2], "lsa": [1, 2],
+                     "resnet20": [1, 2]}
+    # Every model of a seed before the next seed: a campaign stopped early is balanced.
+    assert [e["seed"] for e in whole] == sorted(e["seed"] for e in whole)
+    overrides = campaign.CAMPAIGNS["cifar100"]["overrides"]
+    pool = 50_000
+    full = None
+    for entry in plan[1:]:
+        size = round(entry["fraction"] * pool)
+        config = campaign.run_config(entry, pool, size, overrides)
+        steps = campaign.steps_per_epoch(size, config) * config.epochs
+        full = full or steps
+        assert abs(steps - full) <= 36, (entry["name"], steps, full)
+    assert full == 352 * campaign.CIFAR100_EPOCHS
+    pilot = campaign.run_config(plan[0], pool, pool, overrides)
+    assert pilot.epochs == campaign.PILOT_EPOCHS and pilot.seed == 0
+
+
+def test_a_snapshot_of_an_unfinished_run_restores_it(tmp_path):
+    campaign = _campaign()
+    spec = campaign.CAMPAIGNS["cifar100"]
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    run = runs / "cpu-vit-s1"
+    run.mkdir(parents=True)
+    record = {"status": "running", "epochs_completed": 3, "config": {"epochs": 25},
+              "history": {"epoch_seconds": [60.0, 60.0, 60.0]}}
+    (run / "run.json").write_text(json.dumps(record))
+    (run / "last.weights.h5").write_bytes(b"last")
+    (run / "best.weights.h5").write_bytes(b"best")
+    (runs / "cpu-sl-vit-s1").mkdir()
+    (runs / "cpu-sl-vit-s1" / "run.json").write_text(json.dumps({**record, "status": "complete"}))
+    saved = campaign.snapshot_all(spec, runs, results)
+    assert saved == ["cpu-vit-s1 after epoch 3"]  # finished runs are published instead
+    snap = results / "cifar100" / "in-progress" / "cpu-vit-s1"
+    assert sorted(p.name for p in snap.iterdir()) == [
+        "best.weights.h5", "last.weights.h5", "record.partial"]
+    # No reader of results/ takes the partial record for a result.
+    from vitsd.train import collect_records
+
+    assert collect_records(results) == {}
+    rows = campaign.status(spec, tmp_path / "new-session-runs", results)
+    assert any("cpu-vit-s1" in r and "3/25" in r and "(snapshot)" in r for r in rows)

@@ -157,9 +157,12 @@ def test_offline_says_how_to_get_or_train_it(site, tmp_path):
 
 def test_an_unpublished_run_names_the_command_that_trains_it(site):
     with pytest.raises(PublishedError, match=r"no published file cifar10-jpeg/cpu-x-s9\.json.*"
-                                             r"tools/campaign\.py --only cpu-x-s9"):
+                                             r"tools/campaign\.py --campaign cifar10-jpeg "
+                                             r"--only cpu-x-s9"):
         published.load_record("cpu-x-s9", "cifar10-jpeg",
                               manifest_path=site["where"]["manifest_path"])
+    with pytest.raises(PublishedError, match=r"tools/campaign\.py --only cpu-y-s9"):
+        published.load_record("cpu-y-s9", "cifar100", manifest_path=site["where"]["manifest_path"])
 
 
 def test_the_shipped_manifest_matches_the_committed_results():

@@ -47,8 +47,11 @@ def _release_tag() -> str:
 BASE_URL = f"https://raw.githubusercontent.com/vitsd/vitsd/{_release_tag()}/results/"
 #: How to make each dataset's published runs yourself.
 TRAIN_COMMANDS = {
-    "cifar10-jpeg": "python tools/campaign.py --only {name}   (in a checkout of vitsd, "
-                    "with the CIFAR-10 JPEG archive in $VITSD_DATA or shared/data/)",
+    "cifar100": "python tools/campaign.py --only {name}   (in a checkout of vitsd; "
+                "CIFAR-100 from the Keras cache, $VITSD_DATA or shared/data/)",
+    "cifar10-jpeg": "python tools/campaign.py --campaign cifar10-jpeg --only {name}   (in a "
+                    "checkout of vitsd, with the CIFAR-10 JPEG archive in $VITSD_DATA or "
+                    "shared/data/)",
 }
 _ANY_DATASET = ("python tools/campaign.py (in a checkout of vitsd); or train it with "
                 "`python -m vitsd train` and pass the run folder instead")
