@@ -108,7 +108,7 @@ def test_committed_chapter_is_colab_ready_parameterised_and_clean(path):
     install = code[0]
     assert _tags(install) == ["remove-cell"]
     assert 'if "google.colab" in sys.modules:' in install.source
-    assert f"%pip install --quiet git+{REPO}" in install.source
+    assert f'"git+{REPO}@' in install.source  # tests/test_colab_install.py runs it
     assert not install.outputs
 
     params = code[1]

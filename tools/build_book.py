@@ -251,7 +251,7 @@ def clean(nb, params: dict, command: str, seconds: float) -> list[str]:
             "command": command,
             "parameters": params,
             "environment": card.get("environment"),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
             "seconds": round(seconds, 1),
         }
     }

@@ -7,7 +7,7 @@
 The release is set in one place, ``version`` in ``pyproject.toml``; the release
 process bumps it, tags the commit ``v<version>`` and runs this script, which rewrites
 
-* the hidden install cell of every chapter: ``%pip install ... git+<repo>@v<version>``;
+* the hidden install cell of every chapter: ``pip install git+<repo>@v<version>``;
 * the *Open in Colab* badge: ``.../blob/v<version>/book/<chapter>.ipynb``;
 * Colab's accelerator metadata of the training chapters (6, 7, 8: a GPU runtime), and
   no accelerator for the others;
@@ -32,7 +32,7 @@ REPOSITORY = "github.com/vitsd/vitsd"
 #: Chapters that train (or load trained) models: Colab should offer a GPU runtime.
 GPU_CHAPTERS = ("06_training", "07_looking_inside", "08_going_further")
 
-INSTALL = re.compile(r"(%pip install --quiet git\+https://github\.com/vitsd/vitsd)(@[\w.\-]+)?")
+INSTALL = re.compile(r"(git\+https://github\.com/vitsd/vitsd)(@[\w.\-]+)?")
 BADGE = re.compile(r"(https://colab\.research\.google\.com/github/vitsd/vitsd/blob/)([\w.\-]+)(/book/)")
 
 

@@ -29,12 +29,15 @@ PYTEST="python -m pytest -q -p no:cacheprovider --durations=8"
 # (the fit 110 s, the save/reload 44 s), where all nine files took 450-780 s.
 
 echo "== tests in two lanes side by side (2 cores):"
-echo "   A: every package test on TensorFlow"
+echo "   A: every package test on TensorFlow, then the installed-package check"
 echo "   B: the backend-specific tests on JAX, then the book (papermill on sample, HTML),"
 echo "      then nbval over the committed chapters"
 logs=$(mktemp -d)
 (
   KERAS_BACKEND=tensorflow $PYTEST tests -m "not book" || exit 1
+  # vitsd as readers install it: wheel + sdist from a clean copy, a fresh venv, the
+  # published runs from a 127.0.0.1 server, chapter 7 alone as Colab meets it.
+  KERAS_BACKEND=tensorflow python tools/check_install.py || exit 3
 ) >"$logs/lane-a.log" 2>&1 &
 a_pid=$!
 (
@@ -50,7 +53,7 @@ b_rc=0; wait "$b_pid" || b_rc=$?
 echo "-- lane A: TensorFlow package tests"; cat "$logs/lane-a.log"
 echo "-- lane B: JAX backend tests, the book, nbval"; cat "$logs/lane-b.log"
 if [ "$a_rc" != 0 ] || [ "$b_rc" != 0 ]; then
-  echo "== tests failed (lane A: $a_rc, lane B: $b_rc; 1 = package tests, 2 = book)"
+  echo "== tests failed (lane A: $a_rc, lane B: $b_rc; 1 = package tests, 2 = book, 3 = installed package)"
   exit 1
 fi
 echo "== all tests passed in $((SECONDS - start)) s"
