@@ -279,16 +279,22 @@ def check_chapter(python: Path, work: Path, url: str, env: dict) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--build-only", metavar="DIST",
+                        help="build and check the wheel and sdist into DIST, then stop "
+                             "(the release workflow)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     work = Path(tempfile.mkdtemp(prefix="vitsd-install-"))
     start = time.perf_counter()
     try:
         tree = clean_copy(work / "clone")
-        wheel, sdist = build(tree, work / "dist")
+        wheel, sdist = build(tree, Path(args.build_only) if args.build_only else work / "dist")
         files = check_contents(tree, wheel, sdist)
         say(f"built {wheel.name} ({len(files)} files, published.json included) and "
             f"{sdist.name} from a clean copy")
+        if args.build_only:
+            print("\n".join(files))
+            return 0
         python = fresh_venv(work / "venv", wheel)
         say("installed the wheel alone into a fresh venv (every dependency was satisfied)")
         home = work / "keras_home"

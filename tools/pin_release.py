@@ -3,6 +3,7 @@
 
     python tools/pin_release.py            # the version in pyproject.toml: v<version>
     python tools/pin_release.py --check    # exit 1 if a chapter points elsewhere
+    python tools/pin_release.py --check --check-tag   # and the tag names this commit
 
 The release is set in one place, ``version`` in ``pyproject.toml``; the release
 process bumps it, tags the commit ``v<version>`` and runs this script, which rewrites
@@ -82,14 +83,43 @@ def targets(nb) -> set:
     return found
 
 
+def tag_problem(tag: str, commit: str | None = None) -> str | None:
+    """Why ``tag`` cannot be released from ``commit`` (default ``$GITHUB_SHA`` or HEAD),
+    or None: the tag must exist and name that commit, since the badges, the install
+    cell and the downloads of published runs all point at the tag."""
+    import os
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    commit = commit or os.environ.get("GITHUB_SHA") or git("rev-parse", "HEAD").stdout.strip()
+    tagged = git("rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
+    if tagged.returncode != 0:
+        return (f"the tag {tag} does not exist: tag the release commit "
+                f"(git tag -a {tag} -m 'vitsd {tag}') and push it")
+    if tagged.stdout.strip() != commit:
+        return (f"the tag {tag} names {tagged.stdout.strip()[:12]}, not the commit being "
+                f"released ({commit[:12]}): bump the version in pyproject.toml for a new "
+                "release, or release the tagged commit")
+    return None
+
+
 def main(argv=None) -> int:
     import nbformat
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--check-tag", action="store_true",
+                        help="also require the git tag v<version> to exist at the commit "
+                             "being released (HEAD, or $GITHUB_SHA in a workflow)")
     args = parser.parse_args(argv)
     tag = release()
     bad = []
+    if args.check_tag:
+        problem = tag_problem(tag)
+        if problem:
+            bad.append(problem)
     for path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         if args.check:
