@@ -1,0 +1,241 @@
+"""Read the rendered book in a real browser, as a learner would (headless Chromium).
+
+    python tools/browser_check.py      # _build/html; screenshots in _build/screenshots
+    python tools/browser_check.py --html DIR --shots DIR --widths 1280 390
+
+Opens every chapter page of the built HTML book in headless Chromium (Debian's
+``chromium`` and ``chromium-driver``, driven by selenium; nothing is downloaded) at a
+desktop width (1280 CSS px) and a phone width (390 CSS px), saves a full-page
+screenshot of each, and fails when
+
+* an output, table or figure is wider than the page's content column (cut off, or
+  only readable by scrolling sideways);
+* a cell shows nothing but a "show code" toggle (a hidden input without any output);
+* a figure's smallest text renders below 9 CSS px. Figures are PNGs: vitsd's figure
+  formatter (``vitsd.book``'s ``setup()``) writes the smallest font size of each
+  figure, in points, and its dpi into the PNG (``vitsd:min_font_pt``,
+  ``vitsd:dpi``); the rendered size is that times ``dpi / 72`` times the ratio of the
+  image's width on the page to its width in pixels. A figure without them cannot be
+  measured and counts as a failure.
+
+Exits 1 with one line per problem (page, width, what, where). Where Chromium or its
+driver is missing it says how to install them and exits 2 -- never a silent pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import functools
+import http.server
+import json
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MIN_TEXT_PX = 9.0
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+DRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
+
+#: Measures one page; returns the problems it sees (figures are measured in Python).
+MEASURE = r"""
+const column = ["article.bd-article", ".bd-article", "main article", "main"]
+    .map(s => document.querySelector(s)).find(Boolean);
+const col = column.getBoundingClientRect();
+const problems = [];
+const where = (el) => {
+  const cell = el.closest(".cell");
+  const source = cell && cell.querySelector(".cell_input pre, .cell_input code");
+  const code = source ? source.textContent : "";
+  const head = [...document.querySelectorAll("h1, h2, h3")]
+      .filter(h => h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING).pop();
+  return (head ? head.textContent.replace("#", "").trim() : "(top)") +
+         (code ? " | " + code.trim().split("\n")[0].slice(0, 60) : "");
+};
+const outputs = document.querySelectorAll(
+    ".cell_output pre, .cell_output table, .cell_output img, .output pre, .output table, " +
+    "article table, article img, .cell_output .output_html > *");
+for (const el of outputs) {
+  if (el.closest("header, footer, nav, .bd-sidebar, .bd-header")) continue;
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 && r.height === 0) continue;
+  const wide = r.right > col.right + 1 || r.left < col.left - 1;
+  const scrolls = el.scrollWidth > el.clientWidth + 1 ||
+      (el.parentElement && el.parentElement.scrollWidth > el.parentElement.clientWidth + 1);
+  if (wide || scrolls) {
+    problems.push({kind: "wider than the column", tag: el.tagName.toLowerCase(),
+                   where: where(el),
+                   detail: `${Math.round(Math.max(r.width, el.scrollWidth))} px in a ` +
+                           `${Math.round(col.width)} px column`});
+  }
+}
+for (const cell of document.querySelectorAll(".cell")) {
+  const toggle = cell.querySelector("details, .toggle-details, button.toggle-button");
+  const input = cell.querySelector(".cell_input");
+  const output = cell.querySelector(".cell_output");
+  const inputHidden = cell.classList.contains("tag_hide-input") ||
+      (input && toggle && input.closest("details"));
+  const empty = !output ||
+      (output.textContent.trim() === "" && !output.querySelector("img, svg, table"));
+  if (inputHidden && empty) {
+    problems.push({kind: "a toggle with no output", tag: "cell", where: where(cell),
+                   detail: "a hidden input whose cell shows nothing else"});
+  }
+}
+// Figures: the images that are cell outputs (not badges or logos in the prose).
+const images = [...document.querySelectorAll(".cell_output img, .output img")]
+    .filter(img => img.complete && img.naturalWidth > 0)
+    .map(img => ({src: img.currentSrc || img.src, rendered: img.getBoundingClientRect().width,
+                  natural: img.naturalWidth, where: where(img)}));
+return {problems, images, column: col.width};
+"""
+
+
+class BrowserMissing(RuntimeError):
+    pass
+
+
+def find(paths):
+    for path in paths:
+        if Path(path).exists():
+            return path
+    found = shutil.which(Path(paths[0]).name)
+    return found
+
+
+def start_browser():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as err:
+        raise BrowserMissing(f"selenium is not installed ({err}): pip install selenium") from None
+    binary, driver = find(CHROMIUM), find(DRIVER)
+    if not binary or not driver:
+        raise BrowserMissing(
+            "Chromium or its driver is missing: apt-get install chromium chromium-driver "
+            f"(found chromium={binary}, chromedriver={driver})")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                 "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@contextlib.contextmanager
+def serve(folder: Path):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+
+
+def figure_text_px(png: Path, rendered: float, natural: int):
+    """The smallest text of a vitsd figure on the page, in CSS px (None: unmeasurable)."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        info = getattr(image, "text", {}) or image.info
+    try:
+        points, dpi = float(info["vitsd:min_font_pt"]), float(info["vitsd:dpi"])
+    except (KeyError, ValueError):
+        return None
+    return points * dpi / 72 * rendered / natural
+
+
+def set_width(driver, width: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def screenshot(driver, path: Path) -> None:
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    width = driver.execute_script("return document.documentElement.clientWidth")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 30000), "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def pages(html: Path) -> list:
+    chapters = sorted(p.relative_to(html).as_posix() for p in (html / "book").glob("*.html"))
+    return [p for p in chapters if p[5:7].isdigit()]
+
+
+def check(html: Path, shots: Path, widths=(1280, 390)) -> list:
+    shots.mkdir(parents=True, exist_ok=True)
+    driver = start_browser()
+    problems = []
+    try:
+        with serve(html) as url:
+            for page in pages(html):
+                for width in widths:
+                    set_width(driver, width)
+                    driver.get(url + page)
+                    driver.execute_script("return document.fonts.ready")
+                    found = driver.execute_script(MEASURE)
+                    name = f"{Path(page).stem}@{width}"
+                    screenshot(driver, shots / f"{name}.png")
+                    for p in found["problems"]:
+                        problems.append(f"{name}: {p['kind']}: {p['tag']} at {p['where']} "
+                                        f"({p['detail']})")
+                    for img in found["images"]:
+                        local = html / img["src"][len(url):].split("?")[0]
+                        if not local.is_file():
+                            continue
+                        px = figure_text_px(local, img["rendered"], img["natural"])
+                        if px is None:
+                            problems.append(f"{name}: figure without vitsd's font record: "
+                                            f"{local.name} at {img['where']}")
+                        elif px < MIN_TEXT_PX:
+                            problems.append(f"{name}: figure text {px:.1f} px < {MIN_TEXT_PX:g} "
+                                            f"px: {local.name} at {img['where']}")
+    finally:
+        driver.quit()
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--html", default=str(ROOT / "_build" / "html"))
+    parser.add_argument("--shots", default=str(ROOT / "_build" / "screenshots"))
+    parser.add_argument("--widths", type=int, nargs="+", default=[1280, 390])
+    parser.add_argument("--json", help="also write the problems to this file")
+    args = parser.parse_args(argv)
+    html = Path(args.html)
+    if not (html / "index.html").is_file():
+        print(f"browser_check: no built book at {html} (python tools/build_book.py "
+              "--html-only)", file=sys.stderr)
+        return 2
+    try:
+        problems = check(html, Path(args.shots), args.widths)
+    except BrowserMissing as err:
+        print(f"browser_check: cannot run: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        Path(args.json).write_text(json.dumps(problems, indent=1))
+    n = len(pages(html))
+    if problems:
+        print(f"browser_check: {len(problems)} problems on {n} pages x {len(args.widths)} "
+              "widths:\n  " + "\n  ".join(problems))
+        return 1
+    print(f"browser_check: {n} pages at {args.widths} px: every output fits its column, no "
+          f"empty toggles, figure text >= {MIN_TEXT_PX:g} px; screenshots in {args.shots}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
