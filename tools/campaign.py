@@ -108,7 +108,7 @@ def run_config(entry: dict, pool_size: int, fraction_size: int, overrides=None):
     """The run's Config: the preset (with the campaign's ``overrides``) and the run's
     seed; on a fraction of the pool, as many epochs as give the whole-pool run's number
     of steps; a pilot's own ``epochs``."""
-    from vitsd.config import recipe
+    from vitsd.training.recipes import recipe
 
     config = recipe(PRESET, **(overrides or {}), seed=entry["seed"])
     if "epochs" in entry:
@@ -129,8 +129,9 @@ def _snapshot_dir(results_dir: Path, campaign, name: str) -> Path:
 
 
 def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2) -> None:
-    from vitsd.data import load_dataset, training_fraction
     from vitsd.train import train
+
+    from vitsd.data import load_dataset, training_fraction
 
     data = load_dataset(campaign["dataset"])
     for entry in _selected(campaign, only):

@@ -4,7 +4,8 @@ The project's own machines have no network; the archives that stand in for downl
 lie in a ``shared/data/`` folder beside the checkout. :func:`data_folders` lists, most
 specific first, ``$VITSD_DATA`` and every ``shared/data/`` found by walking up from the
 working directory and from this package. Users' machines have neither, and then the
-loaders fall back to the Keras cache or a download. :func:`keras_cache_dir` is that cache, as Keras finds it.
+loaders fall back to the Keras cache or a download. :func:`keras_cache_dir` is that
+cache, as Keras finds it.
 """
 
 from __future__ import annotations
