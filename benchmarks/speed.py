@@ -27,9 +27,11 @@ import keras
 import numpy as np
 
 from vitsd.models import adapt_normalization, build_named
+from vitsd.training.compile import compile_model
 from vitsd.training.fast import accelerator, fast_config
 from vitsd.training.recipes import recipe
-from vitsd.training.runner import compile_model, environment, input_pipeline, uses_input_pipeline
+from vitsd.training.records import environment
+from vitsd.training.runner import input_pipeline, uses_input_pipeline
 
 
 class _BatchClock(keras.callbacks.Callback):

@@ -23,7 +23,8 @@ import numpy as np
 
 from vitsd.config import Config
 from vitsd.models import adapt_normalization, build_named, count_parameters
-from vitsd.training.runner import compile_model, environment
+from vitsd.training.compile import compile_model
+from vitsd.training.records import environment
 
 
 def _block(fn, steps):

@@ -129,9 +129,8 @@ def _snapshot_dir(results_dir: Path, campaign, name: str) -> Path:
 
 
 def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2) -> None:
-    from vitsd.train import train
-
     from vitsd.data import load_dataset, training_fraction
+    from vitsd.training.runner import train
 
     data = load_dataset(campaign["dataset"])
     for entry in _selected(campaign, only):
@@ -182,7 +181,7 @@ def snapshot_all(campaign, runs_dir: Path, results_dir: Path, only=None) -> list
 
 def publish_all(campaign, runs_dir: Path, results_dir: Path, only=None,
                 command="python tools/campaign.py") -> list:
-    from vitsd.published import publish_run
+    from vitsd.sharing.published import publish_run
 
     done = []
     for entry in _selected(campaign, only):

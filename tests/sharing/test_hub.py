@@ -30,7 +30,8 @@ import vitsd  # noqa: E402
 from vitsd.config import MODELS, Config  # noqa: E402
 from vitsd.data import load_dataset  # noqa: E402
 from vitsd.sharing import hub, model_card  # noqa: E402
-from vitsd.training.runner import read_record, train  # noqa: E402
+from vitsd.training.records import read_record  # noqa: E402
+from vitsd.training.runner import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "someone/tiny-sl-vit"

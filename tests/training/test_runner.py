@@ -13,7 +13,8 @@ import pytest
 
 from vitsd.config import Config
 from vitsd.data import load_dataset
-from vitsd.training.runner import RunFolderError, evaluate, read_record, train
+from vitsd.training.records import read_record
+from vitsd.training.runner import RunFolderError, evaluate, train
 
 #: A small ViT that trains in seconds on 2 CPU cores.
 TINY = dict(image_size=32, patch_size=4, projection_dim=32, num_layers=2, num_heads=2,

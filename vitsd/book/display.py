@@ -242,7 +242,7 @@ def run_card(runs=None, environment: dict | None = None, defaults: Mapping | Non
     metadata for the book's build and tests.
     """
     if environment is None:
-        from vitsd.training.runner import environment as current_environment
+        from vitsd.training.records import environment as current_environment
 
         environment = current_environment()
     params = {k: _jsonable(v) for k, v in parameters.items()}

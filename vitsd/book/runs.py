@@ -135,7 +135,8 @@ def train_variant(model: str, *, dataset, size: str, epochs: int, limit=None,
     The record is :func:`vitsd.training.runner.train`'s, plus a ``"book"`` entry (not saved):
     ``run_dir`` and ``reused`` (whether a finished run was returned without training).
     """
-    from vitsd.training.runner import RECORD, train
+    from vitsd.training.records import RECORD
+    from vitsd.training.runner import train
 
     folder = run_folder(runs_dir, model, dataset=dataset, size=size, epochs=epochs,
                         limit=limit, batch_size=batch_size, seed=seed)

@@ -8,7 +8,7 @@ render. Each published run is two files under ``results/<dataset>/``:
 * ``<name>.weights.h5`` -- its best weights, stored in float16 (half the size; the
   model is rebuilt in float32 from the record's config and loads them).
 
-The SHA-256 of every file is listed in ``vitsd/published.json``, which ships inside
+The SHA-256 of every file is listed in ``vitsd/sharing/published.json``, which ships inside
 the package. :func:`fetch` finds a file:
 
 1. in this checkout's ``results/`` folder (checked against its SHA-256);
@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 #: The project's ``results/`` folder, when vitsd runs from a checkout.
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 #: The list of published files and their checksums (package data).
 MANIFEST = Path(__file__).with_name("published.json")
 def _release_tag() -> str:
