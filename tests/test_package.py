@@ -116,3 +116,16 @@ def test_the_stdlib_inspect_is_not_shadowed():
 
     assert inspect.__file__.endswith("inspect.py") and "vitsd" not in inspect.__file__
     assert importlib.import_module("vitsd.inspection").__name__ == "vitsd.inspection"
+
+
+def test_any_module_that_registers_layers_can_be_imported_first():
+    """Importing Keras registers every vitsd layer; that must work whichever vitsd module
+    imports Keras first (the layer modules import each other), in a fresh process."""
+    for name in vitsd.SERIALIZABLE_MODULES:
+        code = (f"import vitsd.{name}, keras; "
+                "print(all(keras.saving.get_registered_object('vitsd>' + n) is not None "
+                "for n in ('ShiftedPatchTokenization', 'TransformerBlock', 'Resize', "
+                "'WarmUpCosine', 'ConvStem', 'ClassToken')))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=ROOT)
+        assert out.returncode == 0 and out.stdout.strip() == "True", (name, out.stderr[-800:])

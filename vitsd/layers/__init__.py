@@ -17,3 +17,9 @@
 Every layer is registered with Keras as ``vitsd>ClassName``; :mod:`vitsd.models`
 assembles them.
 """
+
+# Keras first, before any layer module: importing Keras registers every vitsd layer
+# (``vitsd.register_keras_objects``), and those modules import each other (spt needs
+# patches, transformer_block needs lsa). Were Keras first imported by one of them, the
+# registration would meet that module half-initialised.
+import keras  # noqa: E402, F401
