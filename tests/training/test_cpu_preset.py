@@ -88,9 +88,9 @@ def test_the_jpeg_archive_is_found_through_vitsd_data(tmp_path, monkeypatch):
     assert find_cifar10_jpeg() == str(tmp_path / "cifar10_jpeg_train.npz")
     monkeypatch.setenv("VITSD_DATA", str(tmp_path / "nowhere"))
     monkeypatch.chdir(tmp_path)
-    import vitsd.data.jpeg
+    import vitsd.data.shared
 
-    monkeypatch.setattr(vitsd.data.jpeg, "__file__", str(tmp_path / "pkg" / "data.py"))
+    monkeypatch.setattr(vitsd.data.shared, "__file__", str(tmp_path / "pkg" / "shared.py"))
     with pytest.raises(DatasetError, match="set VITSD_DATA.*\"sample\""):
         find_cifar10_jpeg()
 
