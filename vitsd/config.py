@@ -6,6 +6,9 @@ Transformer on small datasets": CIFAR-100 images (32x32x3) resized to 72x72, cut
 a warmup-cosine schedule, batch 256, 50 epochs.
 
 Every invalid value raises ``ValueError`` naming the parameter and what would be valid.
+
+Shared by :mod:`vitsd.models` and :mod:`vitsd.training`; the named presets built on it
+(``recipe("cpu")``, ...) are :mod:`vitsd.training.recipes`.
 """
 
 from __future__ import annotations

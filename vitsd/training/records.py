@@ -14,6 +14,7 @@ import keras
 
 import vitsd
 
+#: The run record's file name in a run folder.
 RECORD = "run.json"
 
 
