@@ -9,7 +9,7 @@
 default compilation (``jit_compile="auto"``), the random augmentation layers inside
 the model, NumPy arrays into ``fit`` (for ``--recipe cpu``, whose pad-and-crop exists
 only in the input pipeline: the keras.io flip/rotation/zoom inside the model instead).
-"fast path": :func:`vitsd.speed.fast_config` --
+"fast path": :func:`vitsd.training.fast.fast_config` --
 augmentation in the parallel tf.data pipeline, and on a GPU bfloat16 + XLA. Both train
 the same model on the same random images through one ``model.fit``; the first
 ``--warmup`` batches (tracing, compilation) are not timed, then the figure is the median
@@ -26,10 +26,12 @@ import time
 import keras
 import numpy as np
 
-from vitsd.config import recipe
-from vitsd.model import adapt_normalization, build_named
-from vitsd.speed import accelerator, fast_config
-from vitsd.train import compile_model, environment, input_pipeline, uses_input_pipeline
+from vitsd.models import adapt_normalization, build_named
+from vitsd.training.compile import compile_model
+from vitsd.training.fast import accelerator, fast_config
+from vitsd.training.recipes import recipe
+from vitsd.training.records import environment
+from vitsd.training.runner import input_pipeline, uses_input_pipeline
 
 
 class _BatchClock(keras.callbacks.Callback):

@@ -8,7 +8,7 @@ Prints one table for the current machine and Keras backend. Images are random
 uint8 pixels: throughput does not depend on what they show. Each figure is the median
 over ``--repeats`` timed blocks of ``--steps`` batches, after ``--warmup`` untimed
 batches (graph tracing / compilation). The models are built and compiled exactly as
-``vitsd.train`` does (AdamW + warmup-cosine, augmentation inside the model).
+``vitsd.training.runner`` does (AdamW + warmup-cosine, augmentation inside the model).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import keras
 import numpy as np
 
 from vitsd.config import Config
-from vitsd.model import adapt_normalization, build_named, count_parameters
-from vitsd.train import compile_model, environment
+from vitsd.models import adapt_normalization, build_named, count_parameters
+from vitsd.training.compile import compile_model
+from vitsd.training.records import environment
 
 
 def _block(fn, steps):

@@ -30,8 +30,8 @@ the pool with equal steps (finished and published; chapter 6's second section).
 Runs go to ``runs/<campaign>/<name>/`` and resume after their last finished epoch; a
 finished run is never retrained. ``publish`` writes each finished run's record and its
 weights (float16) to ``results/<dataset>/`` and their SHA-256 to
-``vitsd/published.json`` (see :mod:`vitsd.published`). A session of the machines that
-run the campaign can end at any time and take its ``runs/`` folder with it:
+``vitsd/sharing/published.json`` (see :mod:`vitsd.sharing.published`). A session of the
+machines that run the campaign can end at any time and take its ``runs/`` folder with it:
 ``snapshot`` copies each unfinished run (record, last and best weights) to
 ``results/<dataset>/in-progress/<name>/``, to be committed; ``train`` starts an
 unfinished run from its snapshot when its folder is missing, and ``publish`` removes
@@ -119,7 +119,7 @@ def run_config(entry: dict, pool_size: int, fraction_size: int, overrides=None):
     """The run's Config: the preset (with the campaign's ``overrides``) and the run's
     seed; on a fraction of the pool, as many epochs as give the whole-pool run's number
     of steps; a pilot's own ``epochs``."""
-    from vitsd.config import recipe
+    from vitsd.training.recipes import recipe
 
     config = recipe(PRESET, **(overrides or {}), seed=entry["seed"])
     if "epochs" in entry:
@@ -141,7 +141,7 @@ def _snapshot_dir(results_dir: Path, campaign, name: str) -> Path:
 
 def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2) -> None:
     from vitsd.data import load_dataset, training_fraction
-    from vitsd.train import train
+    from vitsd.training.runner import train
 
     data = load_dataset(campaign["dataset"])
     for entry in _selected(campaign, only):
@@ -192,7 +192,7 @@ def snapshot_all(campaign, runs_dir: Path, results_dir: Path, only=None) -> list
 
 def publish_all(campaign, runs_dir: Path, results_dir: Path, only=None,
                 command="python tools/campaign.py") -> list:
-    from vitsd.published import publish_run
+    from vitsd.sharing.published import publish_run
 
     done = []
     for entry in _selected(campaign, only):

@@ -13,7 +13,7 @@
    vitsd.
 3. From an empty folder outside the checkout, with ``VITSD_RESULTS_URL`` pointing at a
    server on 127.0.0.1 that serves ``results/`` and an empty Keras cache
-   (``KERAS_HOME``): loads every published run with :func:`vitsd.published.load_model`
+   (``KERAS_HOME``): loads every published run with :func:`vitsd.sharing.published.load_model`
    (downloaded and checksum-checked) and scores one model per dataset on its test split
    against its run record.
 4. Executes chapter 7 with papermill as Colab meets it: the notebook copied alone into an
@@ -158,7 +158,7 @@ import numpy as np
 import vitsd
 from vitsd import published
 from vitsd.data import DatasetError, load_dataset
-from vitsd.train import evaluate_model
+from vitsd.training.runner import evaluate_model
 from vitsd.config import Config
 
 assert "site-packages" in vitsd.__file__, vitsd.__file__

@@ -15,9 +15,9 @@ process bumps it, tags the commit ``v<version>`` and runs this script, which rew
 * ``repository.branch`` in ``_config.yml``, which the rendered book's launch button
   (Colab) and repository link use: the same release as the badges.
 
-``vitsd.published`` downloads published runs from the same tag (``v<version>``).
+``vitsd.sharing.published`` downloads published runs from the same tag (``v<version>``).
 
-``tests/test_book.py`` checks that all of them agree with ``pyproject.toml``.
+``tests/book/test_book.py`` checks that all of them agree with ``pyproject.toml``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
     python tools/reproduce.py --dataset ../shared/data/cifar10_jpeg_train.npz \
         --name cifar10-jpeg                        # the CIFAR-10 JPEG split, 5,000 held out
 
-Trains, with the fast path (vitsd.speed.fast_config):
+Trains, with the fast path (vitsd.training.fast.fast_config):
   * the reference preset (keras.io hyperparameters, 50 epochs): vit, spt, lsa, sl-vit;
   * the paper preset (arXiv 2112.13492 recipe, 100 epochs): vit, sl-vit.
 Full runs (weights, checkpoints) go to runs/<dataset>/<recipe>-<model>/; their run
@@ -38,10 +38,10 @@ def main(argv=None):
     parser.add_argument("--no-fast", action="store_true", help="run as the reference code does")
     args = parser.parse_args(argv)
 
-    from vitsd.config import recipe
     from vitsd.data import load_dataset
-    from vitsd.speed import fast_config
-    from vitsd.train import train
+    from vitsd.training.fast import fast_config
+    from vitsd.training.recipes import recipe
+    from vitsd.training.runner import train
 
     data = load_dataset(args.dataset, limit=args.limit)
     name = args.name or Path(args.dataset).name

@@ -19,28 +19,47 @@ import sys
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "config": ["MODELS", "RECIPES", "Config", "model_switches", "recipe"],
-    "patches": ["Patches", "PatchEncoder", "PositionEmbedding", "ClassToken",
-                "extract_patches"],
-    "stem": ["ConvStem"],
-    "droppath": ["DropPath"],
-    "speed": ["fast_config"],
-    "spt": ["SHIFTS", "ShiftedPatchTokenization", "shift_images"],
-    "lsa": ["LocalitySelfAttention", "diagonal_mask"],
-    "blocks": ["TransformerBlock"],
-    "schedule": ["WarmUpCosine", "TriangularCyclical"],
-    "model": ["adapt_normalization", "build_named", "build_vit", "count_parameters",
-              "load_model"],
+    "config": ["MODELS", "Config", "model_switches"],
+    "training.recipes": ["RECIPES", "recipe"],
+    "layers.patches": ["Patches", "PatchEncoder", "extract_patches"],
+    "layers.position": ["PositionEmbedding"],
+    "layers.class_token": ["ClassToken"],
+    "layers.conv_stem": ["ConvStem"],
+    "layers.drop_path": ["DropPath"],
+    "training.fast": ["fast_config"],
+    "layers.spt": ["SHIFTS", "ShiftedPatchTokenization", "shift_images"],
+    "layers.lsa": ["LocalitySelfAttention", "diagonal_mask"],
+    "layers.transformer_block": ["TransformerBlock"],
+    "training.schedules": ["WarmUpCosine", "TriangularCyclical"],
+    "models": ["adapt_normalization", "build_named", "build_vit", "count_parameters",
+               "load_model"],
     "data": ["Dataset", "DatasetError", "load_dataset", "make_sample"],
-    # ``vitsd.train`` is the module (train, evaluate, read_record, ...): exporting its
-    # function under the same name would be shadowed once the module is imported.
-    "train": [],
-    # ``vitsd.budget``: tokens, parameters and multiply-adds counted by hand (chapter 5).
-    "budget": [],
-    "explain": ["attention_scores", "attention_maps"],
+    "inspection.attention": ["attention_scores", "attention_maps"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
+
+#: The folders of the package (``vitsd.layers``, ...) and its top-level modules.
+SUBPACKAGES = ("layers", "models", "data", "training", "inspection", "sharing", "book",
+               "config", "cli", "quiet")
+#: Short names of modules from before the package had folders, still answered:
+#: ``from vitsd import hub`` or ``vitsd.train`` give the module that holds that code
+#: now. ``vitsd.train`` is the module (train, evaluate, read_record, ...): exporting
+#: its function under the same name would be shadowed once the module is imported.
+MOVED = {
+    "patches": "layers.patches", "spt": "layers.spt", "lsa": "layers.lsa",
+    "blocks": "layers.transformer_block", "stem": "layers.conv_stem",
+    "droppath": "layers.drop_path", "initialization": "layers.initialization",
+    "model": "models", "resnet": "models.resnet",
+    "pipeline": "data.pipeline", "autoaugment": "data.auto_augment",
+    "sampler": "data.sampler",
+    "schedule": "training.schedules", "paper_recipe": "training.paper_recipe",
+    "train": "training.runner", "speed": "training.fast",
+    "rollout": "inspection.rollout", "explain": "inspection.attention",
+    "budget": "inspection.budget",
+    "published": "sharing.published", "hub": "sharing.hub",
+    "plots": "book.plots", "diagrams": "book.diagrams",
+}
 
 
 def __getattr__(name):
@@ -48,25 +67,31 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"vitsd.{_WHERE[name]}"), name)
         globals()[name] = value
         return value
-    if name in _EXPORTS or name in ("plots", "diagrams", "rollout", "cli", "pipeline", "book",
-                                    "hub", "published", "budget", "quiet"):
+    if name in SUBPACKAGES:
         return importlib.import_module(f"vitsd.{name}")
+    if name in MOVED:
+        return importlib.import_module(f"vitsd.{MOVED[name]}")
     raise AttributeError(f"module 'vitsd' has no attribute {name!r}")
 
 
 def __dir__():
-    return __all__ + list(_EXPORTS)
+    return __all__ + list(SUBPACKAGES) + list(MOVED)
 
 
 # ------------------------------------------------- Keras objects, registered with Keras
 #: Modules that register Keras objects (``package="vitsd"``): the layers of every model
-#: and the learning-rate schedules.
-SERIALIZABLE_MODULES = ("patches", "spt", "lsa", "droppath", "blocks", "stem", "schedule",
-                        "model")
-#: Modules that register Keras objects but import TensorFlow (the tf.data pipeline, whose
-#: CutMix layer never is part of a model): imported only when TensorFlow already is, so
-#: that the JAX backend does not pay for TensorFlow's import.
-SERIALIZABLE_WITH_TENSORFLOW = ("pipeline",)
+#: and the learning-rate schedules. A saved model names each of its objects by
+#: ``registered_name`` (``vitsd>ShiftedPatchTokenization``), which Keras looks up in
+#: its registry before the ``module`` it also stores, so files saved when these modules
+#: had other paths (``vitsd.spt``, ``vitsd.model``, ...) load unchanged.
+SERIALIZABLE_MODULES = ("layers.patches", "layers.position", "layers.class_token",
+                        "layers.spt", "layers.lsa", "layers.drop_path",
+                        "layers.transformer_block", "layers.conv_stem",
+                        "training.schedules", "models.vit")
+#: Modules that register Keras objects but import TensorFlow (the CutMix layer of the
+#: tf.data pipeline, never part of a model): imported only when TensorFlow already is,
+#: so that the JAX backend does not pay for TensorFlow's import.
+SERIALIZABLE_WITH_TENSORFLOW = ("data.mixing",)
 
 
 def register_keras_objects() -> None:

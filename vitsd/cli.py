@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(chapter 8)")
     t.add_argument("--fast", action="store_true",
                    help="run fast on this machine: augmentation in the input pipeline, and "
-                        "on a GPU bfloat16 + XLA (vitsd.speed.fast_config)")
+                        "on a GPU bfloat16 + XLA (vitsd.training.fast.fast_config)")
     t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any Config field, e.g. --set num_layers=4 "
                         "--set mlp_units=[128,64] (values are JSON; repeatable)")
@@ -136,22 +136,22 @@ def main(argv=None) -> int:
 def _user_errors() -> tuple:
     """The errors that end the command with their one-line message instead of a
     traceback. Evaluated when an error is raised (so imported late, keeping --help
-    instant); RunFolderError can only come from vitsd.train once something imported it."""
+    instant); RunFolderError can only come from vitsd.training.runner once something imported it."""
     from vitsd.data import DatasetError
-    from vitsd.hub import HubError
+    from vitsd.sharing.hub import HubError
 
     errors = (ValueError, FileNotFoundError, DatasetError, HubError)
-    train = sys.modules.get("vitsd.train")
+    train = sys.modules.get("vitsd.training.runner")
     return errors + ((train.RunFolderError,) if train is not None else ())
 
 
 def _train(args, verbose) -> dict:
-    from vitsd.config import recipe
-    from vitsd.train import train
+    from vitsd.training.recipes import recipe
+    from vitsd.training.runner import train
 
     config = recipe(args.recipe, **parse_overrides(args.set))
     if args.fast:
-        from vitsd.speed import fast_config
+        from vitsd.training.fast import fast_config
 
         config = fast_config(config)
     record = train(
@@ -163,16 +163,16 @@ def _train(args, verbose) -> dict:
 
 def _evaluate(args, verbose) -> dict:
     if args.run is not None:
-        from vitsd.train import evaluate
+        from vitsd.training.runner import evaluate
 
         return {"run": args.run, "test": evaluate(args.run, verbose=verbose)}
-    from vitsd import hub
+    from vitsd.sharing import hub
 
     return hub.evaluate(args.model, dataset=args.dataset, limit=args.limit, verbose=verbose)
 
 
 def _push(args, verbose) -> dict:
-    from vitsd import hub
+    from vitsd.sharing import hub
 
     return hub.push(args.run, args.repo, private=True if args.private else None,
                     commit_message=args.message)

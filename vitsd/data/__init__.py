@@ -20,8 +20,16 @@ int64 labels of shape ``(N,)`` and the class names, split into train and test.
   archive of concatenated JPEG files (:mod:`vitsd.data.jpeg`).
 
 Subsets and splits that keep classes balanced are in :mod:`vitsd.data.splits`; the
-container and the error in :mod:`vitsd.data.dataset`. Everything public is importable
-from ``vitsd.data`` itself.
+container and the error in :mod:`vitsd.data.dataset`. Everything public about
+datasets is importable from ``vitsd.data`` itself.
+
+The training input pipeline (``tf.data``; chapters 6 and 8) is imported on its own, as
+it loads TensorFlow: :mod:`vitsd.data.pipeline` (``make_dataset``) maps the chains of
+:mod:`vitsd.data.augmentation` over batches made by :mod:`vitsd.data.sampler`
+(repeated augmentation), then mixes them (:mod:`vitsd.data.mixing`: CutMix, MixUp).
+The chains are built from :mod:`vitsd.data.crop` (pad-and-crop),
+:mod:`vitsd.data.auto_augment` (AutoAugment's CIFAR-10 policy) and
+:mod:`vitsd.data.random_erasing`.
 
 Every data problem (no network, a truncated archive, an empty class folder, an
 unreadable image) raises :class:`DatasetError` with a message that says what to do.

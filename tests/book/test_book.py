@@ -1,0 +1,521 @@
+"""The book: the committed chapters, the build script, every chapter executed with
+papermill on the ``sample`` dataset (into a temporary folder), and the HTML build.
+
+The slow tests are marked ``book`` (``pytest -m book``; ``-m "not book"`` skips them).
+The committed outputs themselves are checked by re-execution with nbval::
+
+    pytest --nbval-lax book/ -p no:cacheprovider
+"""
+
+import hashlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from vitsd import book
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = ROOT / "book"
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO = CONFIG["repository"]["url"]
+
+#: The reduced run of the papermill test: small, but enough for SL-ViT to beat chance.
+TEST_EPOCHS, TEST_LIMIT = 4, 1000
+
+
+def _load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_book = _load_tool("build_book")
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _tags(cell):
+    return cell.metadata.get("tags", [])
+
+
+def _assignments(source: str, env: dict | None = None) -> dict:
+    """The names a parameters cell assigns, evaluated."""
+    namespace = {}
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        exec(compile(source, "<cell>", "exec"), {}, namespace)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return {k: v for k, v in namespace.items() if k.isupper()}
+
+
+def test_there_are_ten_chapters_all_in_the_toc():
+    assert [p.stem[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(10)]
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for c in toc["chapters"]]
+    assert files == [f"book/{p.stem}" for p in CHAPTERS] + ["book/references"]
+
+
+def test_config_renders_committed_outputs_with_colab_and_bibliography():
+    assert CONFIG["execute"]["execute_notebooks"] == "off"
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert CONFIG["html"]["use_repository_button"] is True
+    assert CONFIG["bibtex_bibfiles"] == ["book/references.bib"]
+    for excluded in ("_build", "runs", "tests", "README.md"):
+        assert excluded in CONFIG["exclude_patterns"]
+    assert "{bibliography}" in (BOOK / "references.md").read_text()
+
+
+def test_every_cited_key_is_in_the_bibliography():
+    bib = (BOOK / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    cited = set()
+    for path in CHAPTERS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell.source):
+                    cited |= {k.strip() for k in group.split(",")}
+    assert cited and cited <= keys, cited - keys
+    assert keys <= cited, f"uncited entries: {keys - cited}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_chapter_is_colab_ready_parameterised_and_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    title = nb.cells[0]
+    assert title.cell_type == "markdown" and title.source.startswith("# ")
+    badge = re.compile(r"https://colab\.research\.google\.com/github/vitsd/vitsd/blob/"
+                       r"[\w.\-]+/book/" + re.escape(path.name))
+    assert badge.search(title.source) and "colab-badge.svg" in title.source
+    assert REPO == "https://github.com/vitsd/vitsd"
+
+    code = _code_cells(nb)
+    install = code[0]
+    assert _tags(install) == ["remove-cell"]
+    assert 'if "google.colab" in sys.modules:' in install.source
+    assert f'"git+{REPO}@' in install.source  # tests/test_colab_install.py runs it
+    assert not install.outputs
+
+    params = code[1]
+    assert _tags(params) == ["parameters"]
+    defaults = _assignments(params.source)
+    assert {"DATASET", "EPOCHS", "LIMIT", "BATCH_SIZE", "SEED"} <= set(defaults)
+    real = {**book.DEFAULTS, **book.CHAPTER_DEFAULTS.get(path.stem, {})}
+    assert defaults == {k: real[k] for k in defaults}  # the real thing
+
+    # The recorded execution: metadata, and the hidden cell that replays its parameters.
+    run = nb.metadata["vitsd"]["run"]
+    assert run["command"].startswith("python tools/build_book.py")
+    # The build passes its run parameters; a chapter's extra ones keep their defaults.
+    extra = set(book.CHAPTER_DEFAULTS.get(path.stem, {})) - set(book.DEFAULTS)
+    assert set(run["parameters"]) == set(defaults) - extra
+    assert run["environment"]["keras"] and run["environment"]["device"]
+    injected = code[2]
+    assert _tags(injected) == ["injected-parameters", "remove-cell"]
+    assert _assignments(injected.source) == {}  # opened anywhere else: the defaults apply
+    assert _assignments(injected.source, {build_book.REPLAY_VARIABLE: "1"}) == run["parameters"]
+
+    # One clean execution: no papermill metadata, no errors, no stderr, no stale outputs.
+    assert "papermill" not in nb.metadata
+    counts = []
+    for cell in code:
+        assert not {"execution", "papermill"} & set(cell.metadata), cell.id
+        for output in cell.outputs:
+            assert output.output_type != "error", cell.source
+            assert not (output.output_type == "stream" and output.name == "stderr"), output.text
+        if cell is not install:
+            assert cell.execution_count is not None, cell.source
+            counts.append(cell.execution_count)
+    assert counts == sorted(counts) and len(set(counts)) == len(counts)
+
+    card = book.read_records(nb)["run_card"]
+    assert card["parameters"].items() <= run["parameters"].items()
+    assert card["environment"] == run["environment"]
+    if path.stem[:2] != "01":
+        assert any("nbval-check-output" in _tags(c) for c in code), "no nbval-checked cell"
+    # nbval reads the cell tag; the comment form would show in the rendered code.
+    assert not any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+
+
+def test_committed_chapters_record_the_expected_numbers():
+    records = {p.stem[:2]: book.read_records(p) for p in CHAPTERS}
+    assert records["02"]["num_patches"] == 144 and records["02"]["patch_values"] == 108
+    assert records["03"]["spt_patch_values"] == 540
+    assert records["04"]["lsa_diagonal_max"] == 0.0
+    params = records["05"]["parameters"]
+    assert params["vit"] == {"trainable": 21759012, "non_trainable": 7, "total": 21759019}
+    assert params["sl-vit"] == {"trainable": 21787748, "non_trainable": 7, "total": 21787755}
+    offline = nbformat.read(BOOK / "06_training.ipynb", as_version=4).metadata["vitsd"]["run"]
+    assert set(records["06"]["epochs"].values()) == {offline["parameters"]["EPOCHS"]}
+    assert records["07"]["same_predictions"] is True
+    assert records["08"]["paper_parameters"]["sl-vit"] == 2747248  # the official code's, 2.75M
+    assert records["08"]["token_shapes"] == {"patches": [1, 64, 192], "spt": [1, 64, 192],
+                                             "conv": [1, 64, 192]}
+
+
+def _resolve(name: str, cell_source: str):
+    """The object ``name`` (dotted, or imported in the cell with ``from M import name``)."""
+    imported = dict((n, m) for m, n in re.findall(r"from ([\w.]+) import (\w+)", cell_source))
+    if name in imported:
+        name = f"{imported[name]}.{name}"
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise LookupError(name)
+
+
+def test_the_source_the_chapters_show_is_the_current_source():
+    """Chapters display vitsd's real source: the committed outputs must show today's
+    code. If this fails, re-execute the chapter: python tools/build_book.py --chapters N"""
+    shown, stale = 0, []
+    for path in CHAPTERS:
+        for cell in _code_cells(nbformat.read(path, as_version=4)):
+            match = re.search(r"^book\.show_source\(([\w.]+)\)$", cell.source, re.M)
+            if not match:
+                continue
+            shown += 1
+            current = repr(book.show_source(_resolve(match.group(1), cell.source)))
+            output = cell.outputs[0]["data"]["text/plain"]
+            if output.rstrip() != current.rstrip():
+                stale.append(f"{path.stem}: {match.group(1)}")
+    assert shown >= 12
+    assert not stale, "stale source in the committed chapters (rebuild them): " + ", ".join(stale)
+
+
+# ------------------------------------------------------------------ build script
+def test_bigger_recorded_runs_are_protected():
+    offline = {"DATASET": "sample", "EPOCHS": 6, "LIMIT": 1500, "SIZE": "tiny"}
+    assert build_book.bigger_reasons(offline, offline) == []
+    assert build_book.bigger_reasons(offline, {**offline, "EPOCHS": 10, "LIMIT": None}) == []
+    assert build_book.bigger_reasons(offline, {**offline, "DATASET": "cifar100"}) == []
+    real = {"DATASET": "cifar100", "EPOCHS": 50, "LIMIT": None, "SIZE": "reference"}
+    reasons = build_book.bigger_reasons(real, offline)
+    assert len(reasons) == 4 and "DATASET='cifar100'" in reasons[0]
+    assert build_book.bigger_reasons(real, {**real, "EPOCHS": 49}) == [
+        "it ran EPOCHS=50, this build 49"]
+    assert build_book.bigger_reasons(offline, {**offline, "LIMIT": 1000}) == [
+        "it used LIMIT=1500, this build 1000"]
+
+
+def test_build_refuses_to_overwrite_a_bigger_run_and_says_so(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    nb = nbformat.read(BOOK / "02_patches.ipynb", as_version=4)
+    nb.metadata["vitsd"]["run"]["parameters"].update(DATASET="cifar100", EPOCHS=50, LIMIT=None)
+    target = out / "02_patches.ipynb"
+    nbformat.write(nb, target)
+    before = target.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "tools/build_book.py", "--chapters", "2", "--out", str(out),
+         "--no-html"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Refusing to overwrite" in result.stderr and "--force" in result.stderr
+    assert "DATASET='cifar100'" in result.stderr and "EPOCHS=50" in result.stderr
+    assert target.read_bytes() == before
+
+
+def test_build_options(tmp_path):
+    args = build_book.parse_args(["--chapters", "6", "7", "--limit", "none", "--force",
+                                  "--out", str(tmp_path), "--no-html", "--size", "reference"])
+    assert args.chapters == ["6", "7"] and args.limit is None and args.force and args.no_html
+    assert [p.name for p in build_book.chapters(["7", "06_training"])] == [
+        "06_training.ipynb", "07_looking_inside.ipynb"]
+    with pytest.raises(build_book.BuildError, match="no chapter '10'"):
+        build_book.chapters(["10"])
+    params = build_book.chapter_parameters(
+        BOOK / "06_training.ipynb", {"DATASET": "sample", "EPOCHS": 1, "SIZE": "tiny"},
+        BOOK, ROOT / "runs" / "x")
+    assert params == {"DATASET": "sample", "EPOCHS": 1, "SIZE": "tiny", "RUNS_DIR": "../runs/x"}
+    assert "SIZE" not in build_book.chapter_parameters(
+        BOOK / "02_patches.ipynb", {"SIZE": "tiny"}, BOOK, ROOT / "runs")
+
+
+def test_tensorflow_noise_is_stripped_and_other_stderr_kept():
+    noise = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1795265095.352320    9131 port.cc:153] oneDNN custom operations are on. "
+        "You may see slightly different numerical results.\n"
+        "I0000 00:00:1795265095.392227    9131 cpu_feature_guard.cc:227] This TensorFlow "
+        "binary is optimized to use available CPU instructions in performance-critical "
+        "operations.\n"
+        "To enable the following instructions: AVX2 AVX512F FMA, in other operations, "
+        "rebuild TensorFlow with the appropriate compiler flags.\n"
+    )
+    error = "E0000 00:00:1795265095.352320    9131 cuda.cc:12] real error\n"
+    kept, removed = build_book.strip_noise(noise + "UserWarning: something real\n" + error)
+    assert kept == "UserWarning: something real\n" + error
+    assert len(removed) == 4
+    assert build_book.strip_noise("I0000 00:00:1795265095.1 12 some_other.cc:7] info\n")[0] == ""
+
+
+def test_clean_removes_papermill_metadata_and_noise_and_records_the_run():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"duration": 1.0}
+    params = nbformat.v4.new_code_cell("DATASET = 'cifar100'")
+    params.metadata.update(tags=["parameters"], papermill={"duration": 0.1})
+    injected = nbformat.v4.new_code_cell("# Parameters\nDATASET = 'sample'\n")
+    injected.metadata.update(tags=["injected-parameters"], execution={"iopub": "x"})
+    work = nbformat.v4.new_code_cell("print(1)")
+    work.metadata["tags"] = []
+    work.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stderr", text="W0000 00:00:1795265095.352320    9131 x.cc:12] y\n"
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "card"},
+            metadata={book.RECORD_KEY: {"run_card": {"environment": {"keras": "3"}}}},
+        ),
+    ]
+    nb.cells = [params, injected, work]
+    kept = build_book.clean(nb, {"DATASET": "sample"}, "python tools/build_book.py", 12.34)
+    assert kept == []
+    assert "papermill" not in nb.metadata
+    assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in nb.cells)
+    assert "tags" not in work.metadata
+    assert [o.get("text") for o in work.outputs[:1]] == ["a\nb\n"]  # noise gone, streams merged
+    assert injected.id == "injected-parameters"
+    assert injected.metadata["tags"] == ["injected-parameters", "remove-cell"]
+    assert 'if os.environ.get("VITSD_BOOK_REPLAY"):' in injected.source
+    assert "    DATASET = 'sample'" in injected.source
+    run = nb.metadata["vitsd"]["run"]
+    assert run["parameters"] == {"DATASET": "sample"} and run["environment"] == {"keras": "3"}
+    assert run["seconds"] == 12.3 and run["command"] == "python tools/build_book.py"
+
+
+# ------------------------------------------------------------- executed chapters
+def _digest(folder: Path) -> dict:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.ipynb"))
+    }
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Every chapter executed by the build script on `sample`, tiny model, into a
+    temporary folder: ``(folder, seconds)``. book/ must stay untouched."""
+    tmp = tmp_path_factory.mktemp("book")
+    out, runs = tmp / "book", tmp / "runs"
+    before = _digest(BOOK)
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "tools/build_book.py", "--out", str(out), "--runs-dir", str(runs),
+         "--epochs", str(TEST_EPOCHS), "--limit", str(TEST_LIMIT), "--no-html"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert _digest(BOOK) == before, "the test build wrote into book/"
+    return out, seconds
+
+
+def _records(executed, stem):
+    return book.read_records(executed[0] / f"{stem}.ipynb")
+
+
+@pytest.mark.book
+def test_every_chapter_ran_cleanly_with_the_test_parameters(executed):
+    out, seconds = executed
+    assert sorted(p.name for p in out.glob("*.ipynb")) == [p.name for p in CHAPTERS]
+    for path in sorted(out.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        run = nb.metadata["vitsd"]["run"]
+        assert run["parameters"]["DATASET"] == "sample"
+        assert run["parameters"]["EPOCHS"] == TEST_EPOCHS
+        card = book.read_records(nb)["run_card"]
+        assert card["parameters"]["DATASET"] == "sample"
+        assert any("synthetic 'sample' dataset" in n for n in card["notes"])
+        for cell in _code_cells(nb):
+            for output in cell.outputs:
+                assert output.output_type != "error"
+                assert not (output.output_type == "stream" and output.name == "stderr"), output.text
+    print(f"papermill: all chapters in {seconds:.0f} s")
+
+
+@pytest.mark.book
+def test_chapter_1_data(executed):
+    r = _records(executed, "01_data")
+    assert r["num_classes"] == 10 and r["train_size"] == TEST_LIMIT
+    assert r["test_size"] == min(TEST_LIMIT, 1000) and r["image_shape"] == [32, 32, 3]
+    assert r["preprocessed_shape"] == [72, 72, 3] and r["augmented_shape"] == [72, 72, 3]
+
+
+@pytest.mark.book
+def test_chapter_2_patches(executed):
+    r = _records(executed, "02_patches")
+    assert (r["num_patches"], r["patch_values"], r["grid_size"]) == (144, 108, 12)
+    assert r["token_shape"] == [1, 144, 64] and r["patch0_is_top_left"] is True
+    assert r["encoder_parameters"] == 108 * 64 + 64 + 144 * 64
+
+
+@pytest.mark.book
+def test_chapter_3_shifted_patch_tokenization(executed):
+    r = _records(executed, "03_shifted_patch_tokenization")
+    assert r["views_shape"] == [1, 72, 72, 15]
+    assert (r["spt_patch_values"], r["vanilla_patch_values"], r["num_patches"]) == (540, 108, 144)
+    assert r["spt_tokens"] == r["vanilla_tokens"] == "(1, 144, 64)"
+    assert r["spt_parameters"] == 540 * 2 + 540 * 64 + 64 and r["vanilla_parameters"] == 6976
+
+
+@pytest.mark.book
+def test_chapter_4_locality_self_attention(executed):
+    r = _records(executed, "04_locality_self_attention")
+    assert r["num_tokens"] == 144 and r["heads"] == 4
+    assert r["lsa_diagonal_max"] == 0.0 and r["sharp_diagonal_max"] == 0.0
+    assert r["lsa_row_sum_max_error"] < 1e-5
+    assert r["plain_diagonal_min"] > 0.0
+    e = r["entropies"]
+    assert e["LSA, τ = 2"] < e["LSA, τ = 8 (initial)"]
+
+
+@pytest.mark.book
+def test_chapter_5_model(executed):
+    r = _records(executed, "05_model")
+    assert r["parameters"]["vit"] == {"trainable": 21759012, "non_trainable": 7, "total": 21759019}
+    assert r["parameters"]["sl-vit"] == {"trainable": 21787748, "non_trainable": 7,
+                                         "total": 21787755}
+    assert r["spt_extra"] == (540 - 108) * 64 + 2 * 540 and r["lsa_extra"] == 8
+
+
+@pytest.mark.book
+def test_chapter_6_training(executed):
+    r = _records(executed, "06_training")
+    assert r["models"] == list(book.VARIANTS) and r["dataset"] == "sample"
+    assert r["epochs"] == dict.fromkeys(book.VARIANTS, TEST_EPOCHS)
+    assert r["history_lengths"] == dict.fromkeys(book.VARIANTS, TEST_EPOCHS)
+    assert r["status"] == dict.fromkeys(book.VARIANTS, "complete")
+    assert r["test_top1"]["sl-vit"] > 1 / r["num_classes"], r["test_top1"]
+    for name, folder in r["run_dirs"].items():
+        assert (executed[0] / folder / "run.json").is_file(), name
+
+
+@pytest.mark.book
+def test_chapter_7_looking_inside(executed):
+    r = _records(executed, "07_looking_inside")
+    assert r["reused"] is True  # the sl-vit run of chapter 6, found by its parameters
+    assert r["same_predictions"] is True and r["max_abs_logit_difference"] < 1e-5
+    assert abs(r["loaded_top1"] - r["record_top1"]) < 1e-3
+    assert r["shown"] == r["right"] + r["wrong"] and r["right"] > 0
+    assert r["maps_shape"] == [r["shown"], 8, 8]  # tiny model: 32 / 4 = 8x8 patches
+    assert len(r["temperatures"]) == book.TINY["num_layers"]
+
+
+@pytest.mark.book
+def test_chapter_8_going_further(executed):
+    r = _records(executed, "08_going_further")
+    assert r["paper_parameters"]["sl-vit"] == 2747248  # trainable, as the official code
+    run = r["paper_run"]
+    assert run["status"] == "complete" and run["epochs"] == TEST_EPOCHS
+    assert run["soft_labels"] is True and 0.0 <= run["test_top1"] <= 1.0
+
+
+# ------------------------------------------------------------------------- HTML
+@pytest.mark.book
+def test_html_build_has_every_chapter_with_its_figures(tmp_path):
+    start = time.perf_counter()
+    result = subprocess.run(
+        ["jupyter-book", "build", str(ROOT), "-W", "--keep-going", "--path-output", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    html_dir = tmp_path / "_build" / "html"
+    release = _load_tool("pin_release").release()
+    for path in CHAPTERS:
+        page = (html_dir / "book" / f"{path.stem}.html").read_text(encoding="utf-8")
+        images = re.findall(r'<img[^>]+src="(?:data:image/png;base64,|\.\./_images/)', page)
+        if path.stem[:2] not in ("00", "09"):  # the introduction and the running page
+            assert images, f"{path.stem}: no figure"
+        # the Colab launch button of Jupyter Book (at the release the badges pin, see
+        # tools/pin_release.py), and the hidden cells stay hidden
+        assert f"colab.research.google.com/github/vitsd/vitsd/blob/{release}/book/{path.name}" \
+            in page
+        assert "google.colab" not in page and "VITSD_BOOK_REPLAY" not in page
+        # no test plumbing on the page: nbval comments, record lines, replay cells (cell
+        # tags such as nbval-check-output only become CSS classes, which nobody sees)
+        for plumbing in ("NBVAL_CHECK_OUTPUT", "recorded for the book's tests",
+                         "Parameters of the recorded execution"):
+            assert plumbing not in page, (path.stem, plumbing)
+        assert "Run card" in page
+    references = (html_dir / "book" / "references.html").read_text(encoding="utf-8")
+    assert "Vision Transformer for Small-Size Datasets" in references  # cited, title kept
+    assert (html_dir / "index.html").is_file()
+    print(f"jupyter-book build: {seconds:.0f} s")
+
+
+def test_every_chapter_is_pinned_to_the_release_and_training_chapters_ask_for_a_gpu():
+    """Install cell and Colab badge point at the one release set in pyproject.toml
+    (tools/pin_release.py writes them); chapters 6-8 ask Colab for a GPU runtime."""
+    pin = _load_tool("pin_release")
+    tag = pin.release()
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag)
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        assert pin.targets(nb) == {tag}, path.name
+        wants_gpu = path.stem in pin.GPU_CHAPTERS
+        assert (nb.metadata.get("accelerator") == "GPU") == wants_gpu, path.name
+    assert set(pin.GPU_CHAPTERS) <= {p.stem for p in CHAPTERS}
+    # the launch button and the published-run downloads follow the same release
+    assert pin.config_branch((ROOT / "_config.yml").read_text()) == tag
+    from vitsd.sharing import published
+
+    assert f"/{tag}/results/" in published.BASE_URL
+
+
+def test_committed_real_chapters_load_published_runs_with_seeds():
+    """Chapters 6 and 7, when recorded on the photos, show the published runs: every
+    variant with at least two seeds (the spread), nothing retrained in the notebook."""
+    run = nbformat.read(BOOK / "06_training.ipynb", as_version=4).metadata["vitsd"]["run"]
+    if run["parameters"]["DATASET"] != "cifar10-jpeg":
+        pytest.skip("chapter 6 is recorded on another dataset")
+    six = book.read_records(BOOK / "06_training.ipynb")
+    assert six["models"] == list(book.VARIANTS)
+    for name in book.VARIANTS:
+        assert set(six["sources"][name]) == {"published"}, name
+        assert len(six["seeds"][name]) >= 2, name
+    seven = book.read_records(BOOK / "07_looking_inside.ipynb")
+    assert seven["source"] == "published" and seven["same_predictions"] is True
+    assert abs(seven["loaded_top1"] - seven["record_top1"]) < 2e-3  # float16 weights
+
+
+def test_every_glued_number_in_the_prose_is_an_output_of_its_chapter():
+    """Numbers in the prose come from outputs: each {glue:...}`name` role of a chapter's
+    markdown names a value its code cells glued, whose recorded text is not empty."""
+    used = 0
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        glued = {}
+        for cell in _code_cells(nb):
+            for output in cell.outputs:
+                scrap = output.get("metadata", {}).get("scrapbook")
+                if scrap:
+                    glued[scrap["name"]] = "".join(
+                        v for k, v in output.get("data", {}).items() if k.endswith("text/plain"))
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            for name in re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", cell.source):
+                used += 1
+                assert name in glued, f"{path.stem}: {name} is used in the prose, never glued"
+                assert glued[name].strip(), f"{path.stem}: {name} was glued empty"
+    assert used >= 50

@@ -1,0 +1,287 @@
+"""Tests for vitsd.book.diagrams: every diagram returns a Figure whose artists carry the
+numbers it claims, computed by the package's own code."""
+
+import io
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (only to check nothing is registered)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from vitsd.book import diagrams  # noqa: E402
+from vitsd.config import Config  # noqa: E402
+from vitsd.layers.patches import extract_patches  # noqa: E402
+from vitsd.layers.spt import SHIFTS, shift_images  # noqa: E402
+from vitsd.training.recipes import recipe
+
+
+@pytest.fixture(autouse=True)
+def no_global_figures():
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before
+
+
+def render(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=30)
+    assert buf.getvalue()[:4] == b"\x89PNG"
+
+
+def panels(fig):
+    """Axes that are not colour bars."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def rectangles(ax):
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def brute_force_field(patch_size, token=(2, 2), grid=5):
+    """Pixels of the original image that token ``token`` holds after SPT, found by
+    running ``shift_images`` on an image whose pixel values are their own indices."""
+    size = grid * patch_size
+    index = np.arange(1, size * size + 1, dtype=np.float32).reshape(1, size, size, 1)
+    views = [index] + [
+        np.asarray(shift_images(index, patch_size // 2, name)) for name in SHIFTS
+    ]
+    r, c = token
+    window = np.concatenate(views, axis=-1)[
+        0, r * patch_size:(r + 1) * patch_size, c * patch_size:(c + 1) * patch_size
+    ]
+    ids = np.unique(window[window > 0]).astype(np.int64) - 1  # 0 is padding
+    return {(int(i) // size, int(i) % size) for i in ids}
+
+
+# ------------------------------------------------------------- receptive field
+@pytest.mark.parametrize("patch_size", [2, 3, 4, 5, 6, 8])
+def test_receptive_field_equals_brute_force_count(patch_size):
+    covered = brute_force_field(patch_size)
+    field = diagrams.receptive_field(patch_size)
+    assert int((field > 0).sum()) == len(covered)
+    # Not only the count: the same pixels, placed around the token's patch.
+    s = patch_size // 2
+    top = 2 * patch_size - s
+    derived = {(top + y, top + x) for y, x in zip(*np.nonzero(field))}
+    assert derived == covered
+    # (P + 2 * (P // 2))**2, and P * P without the shifts.
+    assert len(covered) == (patch_size + 2 * s) ** 2
+    assert int((diagrams.receptive_field(patch_size, shifted=False) > 0).sum()) == patch_size**2
+
+
+@pytest.mark.parametrize("patch_size", [2, 3, 4])
+def test_shift_offsets_are_where_each_copy_looks(patch_size):
+    """View k's window of a token holds the original's window moved by offset k."""
+    size, (r, c) = 5 * patch_size, (2, 2)
+    index = np.arange(size * size, dtype=np.float32).reshape(1, size, size, 1)
+    views = [index] + [
+        np.asarray(shift_images(index, patch_size // 2, name)) for name in SHIFTS
+    ]
+    top, left = r * patch_size, c * patch_size
+    for view, (dy, dx) in zip(views, diagrams.shift_offsets(patch_size)):
+        np.testing.assert_array_equal(
+            view[0, top:top + patch_size, left:left + patch_size, 0],
+            index[0, top + dy:top + dy + patch_size, left + dx:left + dx + patch_size, 0],
+        )
+    assert diagrams.shift_offsets(4) == [(0, 0), (2, 2), (-2, 2), (2, -2), (-2, -2)]
+
+
+def test_receptive_field_diagram():
+    fig = diagrams.receptive_field_diagram(4)
+    assert isinstance(fig, Figure)
+    plain, shifted = panels(fig)
+    assert len(fig.axes) == 2
+    covered = len(brute_force_field(4))
+    assert (np.asarray(plain.images[0].get_array()) > 0).sum() == 16
+    assert (np.asarray(shifted.images[0].get_array()) > 0).sum() == covered == 64
+    assert "16 pixels" in plain.get_title() and f"{covered} pixels" in shifted.get_title()
+    assert len(rectangles(plain)) == 1 and len(rectangles(shifted)) == 5
+    # The windows lie where shift_offsets says, around the patch at (margin + s, ...).
+    x, y = rectangles(shifted)[1].get_xy()
+    assert (x, y) == (1 + 2 - 0.5 + 2, 1 + 2 - 0.5 + 2)
+    render(fig)
+    odd = diagrams.receptive_field_diagram(3)
+    assert "5×5 = 25 pixels" in panels(odd)[1].get_title()
+    with pytest.raises(ValueError, match="patch_size"):
+        diagrams.receptive_field_diagram(1)
+
+
+# ---------------------------------------------------------------------- SPT
+def test_spt_diagram_draws_the_layers_views_and_patch():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    fig = diagrams.spt_diagram(image, patch_size=4, token=(1, 2), projection_dim=32)
+    assert isinstance(fig, Figure)
+    axes = panels(fig)
+    assert len(axes) == 7
+    names = ("original",) + SHIFTS
+    assert [ax.get_title() for ax in axes[:5]] == list(names)
+    batch = image[None].astype(np.float32)
+    expected = [batch[0]] + [np.asarray(shift_images(batch, 2, n))[0] for n in SHIFTS]
+    for ax, view in zip(axes[:5], expected):
+        np.testing.assert_allclose(ax.images[0].get_array(), view / 255.0, rtol=1e-6)
+        # The same patch is highlighted in every copy.
+        highlighted = [p for p in rectangles(ax) if p.get_width() == 4]
+        assert [p.get_xy() for p in highlighted] == [(2 * 4 - 0.5, 1 * 4 - 0.5)]
+    # The union window: 8x8 = 64 pixels instead of 16.
+    window = axes[5]
+    assert "8×8 = 64 pixels" in window.get_title()
+    assert max(p.get_width() for p in rectangles(window)) == 8
+    # The token's five pieces are the real patch of the concatenated copies.
+    token = axes[6]
+    concatenated = np.concatenate(expected, axis=-1)[None]
+    flat = np.asarray(extract_patches(concatenated, 4))[0, 1 * 4 + 2]
+    pieces = flat.reshape(4, 4, 5, 3).transpose(2, 0, 1, 3) / 255.0
+    assert len(token.images) == 5
+    for im, piece in zip(token.images, pieces):
+        np.testing.assert_allclose(im.get_array(), piece, rtol=1e-6)
+    text = " ".join(t.get_text() for t in token.texts)
+    assert "5 × (4·4·3) = 240 values" in text and "32 values" in text
+    render(fig)
+
+
+def test_spt_diagram_default_and_errors():
+    fig = diagrams.spt_diagram()  # the sample image, patch 8: a 4x4 grid
+    assert len(panels(fig)) == 7
+    assert "16×16 = 256 pixels" in panels(fig)[5].get_title()
+    floats = diagrams.spt_diagram(np.linspace(-1, 1, 8 * 8).reshape(8, 8), patch_size=4)
+    assert len(panels(floats)) == 7
+    with pytest.raises(ValueError, match="divisible"):
+        diagrams.spt_diagram(np.zeros((10, 10, 3), np.uint8), patch_size=4)
+    with pytest.raises(ValueError, match="token"):
+        diagrams.spt_diagram(np.zeros((8, 8, 3), np.uint8), patch_size=4, token=(2, 0))
+
+
+# ---------------------------------------------------------------------- LSA
+def entropy(p):
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def test_lsa_numbers():
+    nums = diagrams.lsa_numbers(num_tokens=6, tau=0.5, key_dim=9, query=2, seed=3)
+    np.testing.assert_array_equal(nums.allowed, ~np.eye(6, dtype=bool))
+    assert nums.taus == (3.0, 0.5)
+    off = ~np.eye(6, dtype=bool)
+    np.testing.assert_allclose(nums.scaled[off], nums.scores[off] / 0.5)
+    assert np.all(np.isneginf(np.diag(nums.scaled)))
+    np.testing.assert_allclose(nums.rows.sum(axis=1), 1.0)
+    assert np.all(nums.rows[:, 2] == 0)  # a token never attends to itself
+    assert entropy(nums.rows[1]) < entropy(nums.rows[0])
+    with pytest.raises(ValueError, match="tau"):
+        diagrams.lsa_numbers(tau=0)
+    with pytest.raises(ValueError, match="query"):
+        diagrams.lsa_numbers(num_tokens=4, query=4)
+
+
+def test_lsa_diagram():
+    fig = diagrams.lsa_diagram(num_tokens=8, tau=1.0, key_dim=16, query=0, seed=0)
+    assert isinstance(fig, Figure)
+    left, middle, right = panels(fig)
+    assert len(fig.axes) == 5  # three panels and two colour bars
+    nums = diagrams.lsa_numbers(8, 1.0, 16, 0, 0)
+    np.testing.assert_allclose(left.images[0].get_array(), nums.scores)
+    shown = middle.images[0].get_array()
+    # The masked cells are exactly the diagonal, and hatched; the rest is scores / tau.
+    np.testing.assert_array_equal(np.ma.getmaskarray(shown), np.eye(8, dtype=bool))
+    np.testing.assert_allclose(shown.compressed(), nums.scores[~np.eye(8, dtype=bool)] / 1.0)
+    hatched = [p for p in rectangles(middle) if p.get_hatch()]
+    assert sorted(p.get_xy() for p in hatched) == [(i - 0.5, i - 0.5) for i in range(8)]
+    assert "τ = 1" in middle.get_title()
+    # The softmax rows: bars of each temperature sum to 1; the lower tau is sharper.
+    bars = [c for c in right.containers]
+    assert len(bars) == 2
+    heights = [np.array([b.get_height() for b in c]) for c in bars]
+    for h, row in zip(heights, nums.rows):
+        assert h.sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(h, row)
+        assert h[0] == 0.0
+    assert entropy(heights[1]) < entropy(heights[0])
+    labels = [t.get_text() for t in right.get_legend().get_texts()]
+    assert f"entropy {entropy(heights[0]):.2f}" in labels[0]
+    assert labels[0].startswith("τ = 4 (initial") and labels[1].startswith("τ = 1 (learned")
+    render(fig)
+
+
+# ------------------------------------------------------------------ the model
+TINY = dict(input_shape=(16, 16, 3), image_size=16, patch_size=4, projection_dim=16,
+            num_layers=1, num_heads=2, key_dim=8, mlp_units=(32, 16), num_classes=10,
+            attention_dropout=0.0, mlp_dropout=0.0, head_dropout=0.0)
+
+
+def model_shapes(model, config, tokenizer):
+    """The output shape of every stage, read off a model built by build_vit."""
+
+    def out(name):
+        return tuple(model.get_layer(name).output.shape[1:])
+
+    tok = model.get_layer("tokenizer")
+    size = config.image_size
+    shapes = {"image": tuple(model.input.shape[1:]), "preprocess": out("preprocessing")}
+    if config.augment == "reference":
+        shapes["augment"] = out("augmentation")
+    zeros = np.zeros((1, size, size, config.channels), "float32")
+    shapes["patches"] = tuple(np.asarray(tok.flat_patches(zeros)).shape[1:])
+    shapes["projection"] = out("tokenizer")
+    if config.pooling == "class_token":
+        shapes["class_token"] = out("class_token")
+    shapes["position"] = out("position")
+    shapes["blocks"] = out(f"block_{config.num_layers - 1}")
+    shapes["final_norm"] = out("final_norm")
+    shapes["pooling"] = out({"mean": "mean_pool"}.get(config.pooling, "flatten"))
+    if config.head_units:
+        shapes["head"] = out(f"head_dense_{len(config.head_units) - 1}")
+    shapes["logits"] = tuple(model.output.shape[1:])
+    return shapes
+
+
+@pytest.mark.parametrize(
+    "overrides, tokenizer, lsa",
+    [
+        (dict(pooling="mean", head_units=(), augment="none"), "patches", False),
+        (dict(input_shape=(12, 12, 3), image_size=24, patch_size=6, pooling="class_token",
+              head_units=(24,), augment="reference"), "spt", True),
+        (dict(pooling="flatten", head_units=(32, 24), augment="crop"), "patches", True),
+    ],
+)
+def test_pipeline_shapes_equal_those_of_the_built_model(overrides, tokenizer, lsa):
+    from vitsd.models import build_vit
+
+    config = Config(**{**TINY, **overrides})
+    stages = diagrams.pipeline_stages(config, tokenizer, lsa)
+    model = build_vit(config, lsa=lsa, tokenizer=tokenizer)
+    assert {s.key: s.shape for s in stages} == model_shapes(model, config, tokenizer)
+    fig = diagrams.vit_pipeline_diagram(config, tokenizer, lsa)
+    thumb, flow = fig.axes
+    shown = {t.get_gid()[len("shape:"):]: t.get_text() for t in flow.texts
+             if (t.get_gid() or "").startswith("shape:")}
+    assert shown == {s.key: "×".join(map(str, s.shape)) for s in stages}
+    labels = {t.get_gid(): t.get_text() for t in flow.texts if t.get_gid()}
+    assert ("LSA" if lsa else "MHA") in labels["label:blocks"]
+    grid = config.grid_size
+    assert len(thumb.lines) == 2 * (grid - 1)  # the patch grid over the image
+
+
+def test_pipeline_diagram_default_is_the_cpu_recipe():
+    fig = diagrams.vit_pipeline_diagram()
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    texts = {t.get_gid(): t.get_text() for t in fig.axes[1].texts if t.get_gid()}
+    cpu = recipe("cpu")
+    assert texts["shape:image"] == "32×32×3"
+    assert texts["shape:patches"] == "64×48"  # 64 patches of 4x4x3
+    assert texts["shape:blocks"] == "64×64"
+    assert texts["shape:pooling"] == "64"  # mean pooling
+    assert texts["shape:logits"] == str(cpu.num_classes)
+    assert texts["label:patches"] == "8×8 = 64 patches of 4×4×3 = 48 values"
+    assert texts["label:blocks"].startswith(f"{cpu.num_layers} × transformer block")
+    render(fig)
+    spt = {t.get_gid(): t.get_text()
+           for t in diagrams.vit_pipeline_diagram(tokenizer="spt", lsa=True).axes[1].texts
+           if t.get_gid()}
+    assert spt["shape:patches"] == "64×240"  # 4x4x15: the image and its four shifts
+    with pytest.raises(ValueError, match="tokenizer"):
+        diagrams.pipeline_stages(cpu, tokenizer="conv")

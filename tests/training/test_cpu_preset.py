@@ -1,0 +1,184 @@
+"""The CPU preset of the book's real runs: its model (counted by hand), its per-image
+pad-and-crop (against NumPy), the dataset-size subsets, the campaign plan."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vitsd.data import DatasetError, find_cifar10_jpeg, load_dataset, make_sample, training_fraction
+from vitsd.data.crop import RandomPadCrop
+from vitsd.models import build_named, count_parameters
+from vitsd.training.recipes import recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_parameter_counts_of_the_cpu_preset_by_hand():
+    config = recipe("cpu", num_classes=10)
+    d, n, p, mlp, heads, kd = 64, 64, 4, 128, 4, 16
+    assert (config.projection_dim, config.num_patches, config.patch_size) == (d, n, p)
+    values = p * p * 3
+    block = (2 * d                                    # layer norm before attention
+             + 3 * (d * heads * kd + heads * kd)      # query, key, value (with bias)
+             + heads * kd * d + d                     # output projection
+             + 2 * d                                  # layer norm before the MLP
+             + d * mlp + mlp + mlp * d + d)           # MLP
+    vit = (values * d + d                             # patch projection
+           + n * d                                    # position embedding
+           + config.num_layers * block
+           + 2 * d                                    # final layer norm
+           + d * 10 + 10)                             # logits (mean pooling, no head MLP)
+    normalization = 3 + 3 + 1                         # mean, variance, count
+    sl_vit = vit + (2 * 5 * values + 5 * values * d - values * d) + config.num_layers
+    assert count_parameters(build_named("vit", config)) == {
+        "trainable": vit, "non_trainable": normalization, "total": vit + normalization}
+    assert count_parameters(build_named("sl-vit", config))["total"] == sl_vit + normalization
+    assert vit + normalization == 141_905 and sl_vit + normalization == 154_677
+
+
+def _numpy_pad_crop(images, corners, p):
+    padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
+    h, w = images.shape[1:3]
+    return np.stack([padded[b, r:r + h, c:c + w] for b, (r, c) in enumerate(corners)])
+
+
+def test_pad_and_crop_matches_numpy_per_image():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 8, 10, 3)).astype("float32")
+    corners = rng.integers(0, 9, (6, 2))
+    out = np.asarray(RandomPadCrop(4, seed=1).crop(images, corners))
+    np.testing.assert_array_equal(out, _numpy_pad_crop(images, corners, 4))
+
+
+def test_pad_and_crop_moves_each_image_of_a_batch_differently():
+    image = np.arange(32 * 32 * 3, dtype="float32").reshape(1, 32, 32, 3) % 251 + 1
+    batch = np.repeat(image, 16, axis=0)
+    crop = RandomPadCrop(4, seed=7)
+    corners = np.asarray(crop.offsets(16))
+    assert corners.min() >= 0 and corners.max() <= 8
+    out = np.asarray(crop(batch))
+    distinct = {out[i].tobytes() for i in range(16)}
+    assert len(distinct) > 4, "images of one batch must get their own crops"
+    for i in range(16):  # every output is some crop of the padded image
+        assert any(np.array_equal(out[i], _numpy_pad_crop(image, [(r, c)], 4)[0])
+                   for r in range(9) for c in range(9))
+    first = np.asarray(RandomPadCrop(4, seed=11)(batch))
+    np.testing.assert_array_equal(first, np.asarray(RandomPadCrop(4, seed=11)(batch)))
+    with pytest.raises(ValueError, match="padding must be a non-negative integer"):
+        RandomPadCrop(-1)
+
+
+def test_training_fraction_subsets_the_training_pool_only():
+    data = make_sample()
+    part = training_fraction(data, 0.1, seed=3)
+    assert len(part.y_train) == round(0.1 * len(data.y_train))
+    counts = np.bincount(part.y_train, minlength=len(data.class_names))
+    assert counts.max() - counts.min() <= 1  # stratified
+    np.testing.assert_array_equal(part.x_test, data.x_test)  # the same hold-out
+    assert training_fraction(data, 1.0) is data
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]"):
+        training_fraction(data, 0)
+
+
+def test_the_jpeg_archive_is_found_through_vitsd_data(tmp_path, monkeypatch):
+    (tmp_path / "cifar10_jpeg_train.npz").write_bytes(b"")
+    monkeypatch.setenv("VITSD_DATA", str(tmp_path))
+    assert find_cifar10_jpeg() == str(tmp_path / "cifar10_jpeg_train.npz")
+    monkeypatch.setenv("VITSD_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.chdir(tmp_path)
+    import vitsd.data.shared
+
+    monkeypatch.setattr(vitsd.data.shared, "__file__", str(tmp_path / "pkg" / "shared.py"))
+    with pytest.raises(DatasetError, match="set VITSD_DATA.*\"sample\""):
+        find_cifar10_jpeg()
+
+
+def _campaign():
+    spec = importlib.util.spec_from_file_location("campaign", ROOT / "tools" / "campaign.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_campaign_gives_every_run_the_same_number_of_steps():
+    campaign = _campaign()
+    names = [e["name"] for e in campaign.PLAN]
+    assert len(names) == len(set(names)) == 16
+    assert names[:8] == [f"cpu-{m}-s{s}" for s in (1, 2) for m in ("vit", "spt", "lsa", "sl-vit")]
+    pool = 45_000
+    budgets = []
+    for entry in campaign.PLAN:
+        size = round(entry["fraction"] * pool)
+        config = campaign.run_config(entry, pool, size)
+        assert config.seed == entry["seed"] and config.augment == "crop"
+        budgets.append(campaign.steps_per_epoch(size, config) * config.epochs)
+    full = budgets[0]
+    assert full == 317 * 10
+    for budget in budgets:  # equal up to less than one epoch of the smallest subset
+        assert abs(budget - full) <= 36, budgets
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "cifar10_jpeg_train.npz").is_file(),
+                    reason="the CIFAR-10 JPEG archive (../shared/data) is not on this machine")
+def test_the_hold_out_is_the_same_for_every_run_seed():
+    a = load_dataset("cifar10-jpeg", seed=1)
+    b = load_dataset("cifar10-jpeg", seed=2)
+    assert a.name == "cifar10-jpeg" and len(a.y_test) == 5000
+    np.testing.assert_array_equal(a.x_test, b.x_test)
+    assert np.bincount(a.y_test).tolist() == [500] * 10
+
+
+def test_the_cifar100_plan_has_the_seeds_the_baseline_and_equal_steps():
+    campaign = _campaign()
+    plan = campaign.CAMPAIGNS["cifar100"]["plan"]
+    names = [e["name"] for e in plan]
+    assert len(names) == len(set(names))
+    assert plan[0]["pilot"] and plan[0]["seed"] == 0  # the pilot: no campaign seed
+    whole = [e for e in plan if e["fraction"] == 1 and not e.get("pilot")]
+    seeds = {m: sorted(e["seed"] for e in whole if e["model"] == m) for m in
+             ("vit", "sl-vit", "spt", "lsa", "resnet20")}
+    assert seeds == {"vit": [1, 2, 3], "sl-vit": [1, 2, 3], "spt": [1, 2], "lsa": [1, 2],
+                     "resnet20": [1, 2]}
+    # Every model of a seed before the next seed: a campaign stopped early is balanced.
+    assert [e["seed"] for e in whole] == sorted(e["seed"] for e in whole)
+    overrides = campaign.CAMPAIGNS["cifar100"]["overrides"]
+    pool = 50_000
+    full = None
+    for entry in plan[1:]:
+        size = round(entry["fraction"] * pool)
+        config = campaign.run_config(entry, pool, size, overrides)
+        steps = campaign.steps_per_epoch(size, config) * config.epochs
+        full = full or steps
+        assert abs(steps - full) <= 36, (entry["name"], steps, full)
+    assert full == 352 * campaign.CIFAR100_EPOCHS
+    pilot = campaign.run_config(plan[0], pool, pool, overrides)
+    assert pilot.epochs == campaign.PILOT_EPOCHS and pilot.seed == 0
+
+
+def test_a_snapshot_of_an_unfinished_run_restores_it(tmp_path):
+    campaign = _campaign()
+    spec = campaign.CAMPAIGNS["cifar100"]
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    run = runs / "cpu-vit-s1"
+    run.mkdir(parents=True)
+    record = {"status": "running", "epochs_completed": 3, "config": {"epochs": 25},
+              "history": {"epoch_seconds": [60.0, 60.0, 60.0]}}
+    (run / "run.json").write_text(json.dumps(record))
+    (run / "last.weights.h5").write_bytes(b"last")
+    (run / "best.weights.h5").write_bytes(b"best")
+    (runs / "cpu-sl-vit-s1").mkdir()
+    (runs / "cpu-sl-vit-s1" / "run.json").write_text(json.dumps({**record, "status": "complete"}))
+    saved = campaign.snapshot_all(spec, runs, results)
+    assert saved == ["cpu-vit-s1 after epoch 3"]  # finished runs are published instead
+    snap = results / "cifar100" / "in-progress" / "cpu-vit-s1"
+    assert sorted(p.name for p in snap.iterdir()) == [
+        "best.weights.h5", "last.weights.h5", "record.partial"]
+    # No reader of results/ takes the partial record for a result.
+    from vitsd.training.records import collect_records
+
+    assert collect_records(results) == {}
+    rows = campaign.status(spec, tmp_path / "new-session-runs", results)
+    assert any("cpu-vit-s1" in r and "3/25" in r and "(snapshot)" in r for r in rows)

@@ -1,0 +1,259 @@
+"""End-to-end training on the built-in sample: learning, records, resume, determinism, CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from vitsd.config import Config
+from vitsd.data import load_dataset
+from vitsd.training.records import read_record
+from vitsd.training.runner import RunFolderError, evaluate, train
+
+#: A small ViT that trains in seconds on 2 CPU cores.
+TINY = dict(image_size=32, patch_size=4, projection_dim=32, num_layers=2, num_heads=2,
+            key_dim=16, mlp_units=(64, 32), head_units=(64,), batch_size=64,
+            attention_dropout=0.0, mlp_dropout=0.0, head_dropout=0.1, rotation=0.0, zoom=0.0)
+TINY_SET = [f"--set={k}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
+            for k, v in TINY.items() if k != "batch_size"]
+
+
+EPOCHS = 10
+
+
+@pytest.fixture(scope="module")
+def sample_data():
+    return load_dataset("sample", limit=2000)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, sample_data):
+    out = tmp_path_factory.mktemp("runs") / "sl-vit"
+    record = train("sl-vit", out=out, config=Config(epochs=EPOCHS, **TINY), data=sample_data,
+                   verbose=0)
+    return out, record
+
+
+def test_sl_vit_beats_chance_on_sample(finished_run, sample_data):
+    _, record = finished_run
+    chance = 1 / len(sample_data.class_names)
+    assert record["test"]["top1"] > 2 * chance, record["test"]
+    assert record["history"]["val_accuracy"][-1] > 2 * chance
+    assert record["history"]["loss"][-1] < record["history"]["loss"][0]
+
+
+def test_run_record_holds_everything(finished_run, sample_data):
+    out, record = finished_run
+    assert read_record(out) == json.loads(json.dumps(record))
+    assert record["status"] == "complete" and record["epochs_completed"] == EPOCHS
+    assert Config.from_dict(record["config"]).epochs == EPOCHS
+    assert record["dataset"]["name"] == "sample"
+    assert record["splits"]["train"] + record["splits"]["validation"] == len(sample_data.x_train)
+    assert record["splits"]["validation"] == pytest.approx(0.1 * len(sample_data.x_train), abs=10)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "top5"):
+        assert len(record["history"][key]) == EPOCHS, key
+    assert set(record["test"]) == {"loss", "top1", "top5"}
+    assert record["test"]["top5"] >= record["test"]["top1"]
+    env = record["environment"]
+    assert env["backend"] == keras.backend.backend() and env["keras"] == keras.__version__
+    assert env["backend_version"] and env["device"] and env["vitsd"]
+    assert record["timing"]["wall_seconds"] > 0 and record["timing"]["train_images_per_second"] > 0
+    for name in ("model.keras", "best.weights.h5", "last.weights.h5"):
+        assert (out / name).is_file()
+
+
+def test_recorded_learning_rate_follows_the_schedule(finished_run):
+    _, record = finished_run
+    steps = int(np.ceil(record["splits"]["train"] / 64))
+    total, warmup = EPOCHS * steps, int(0.1 * EPOCHS * steps)
+    expected = []
+    for epoch in range(1, EPOCHS + 1):
+        s = epoch * steps - 1  # the epoch's last update
+        if s < warmup:
+            lr = 1e-3 * s / warmup
+        else:
+            lr = 0.5e-3 * (1 + np.cos(np.pi * (s - warmup) / (total - warmup)))
+        expected.append(lr)
+    np.testing.assert_allclose(record["history"]["learning_rate"], expected, rtol=1e-4, atol=1e-9)
+
+
+def test_best_checkpoint_is_the_best_validation_epoch(finished_run, sample_data):
+    out, record = finished_run
+    val = record["history"]["val_accuracy"]
+    assert record["best_epoch"] == int(np.argmax(val)) + 1
+    # The exported model is the best epoch's weights: re-evaluating gives the recorded test.
+    again = evaluate(out, verbose=0, data=sample_data)
+    assert again["top1"] == pytest.approx(record["test"]["top1"], abs=1e-6)
+
+
+def test_a_finished_run_is_returned_not_retrained(finished_run, sample_data):
+    out, record = finished_run
+    before = (out / "model.keras").stat().st_mtime_ns
+    again = train("sl-vit", out=out, config=Config(epochs=EPOCHS, **TINY), data=sample_data,
+                  verbose=0)
+    assert again == json.loads(json.dumps(record))
+    assert (out / "model.keras").stat().st_mtime_ns == before
+
+
+def test_a_different_run_in_the_same_folder_is_refused(finished_run, sample_data):
+    out, _ = finished_run
+    with pytest.raises(RunFolderError, match="holds a different run"):
+        train("vit", out=out, config=Config(epochs=EPOCHS, **TINY), data=sample_data, verbose=0)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, after_epochs):
+        super().__init__()
+        self.after = after_epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_after_its_last_epoch(tmp_path, sample_data):
+    out = tmp_path / "run"
+    config = Config(epochs=4, **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        train("vit", out=out, config=config, data=sample_data, verbose=0,
+              callbacks=[_Interrupt(2)])
+    partial = read_record(out)
+    assert partial["status"] == "running" and partial["epochs_completed"] == 2
+    record = train("vit", out=out, config=config, data=sample_data, verbose=0)
+    assert record["status"] == "complete" and record["resumed_at_epochs"] == [2]
+    assert all(len(v) == 4 for v in record["history"].values())
+    assert record["history"]["loss"][:2] == partial["history"]["loss"]
+    # The optimizer state came back too: the learning rate continues the schedule.
+    lrs = record["history"]["learning_rate"]
+    assert lrs[2] < lrs[1] and lrs[3] < lrs[2]
+
+
+def test_same_seed_gives_the_same_metrics(tmp_path, sample_data):
+    config = Config(epochs=2, **TINY)
+    a = train("lsa", out=tmp_path / "a", config=config, data=sample_data, verbose=0)
+    b = train("lsa", out=tmp_path / "b", config=config, data=sample_data, verbose=0)
+    assert a["history"]["loss"] == b["history"]["loss"]
+    assert a["history"]["val_accuracy"] == b["history"]["val_accuracy"]
+    assert a["test"] == b["test"]
+
+
+# ------------------------------------------------------------------------ CLI
+def _cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "vitsd", *args], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                          **kwargs)
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["train", "--out", "x", "--model", "resnet"], "argument --model: invalid choice"),
+    (["train", "--out", "x", "--epochs", "0"], "argument --epochs: expected a positive integer"),
+    (["train", "--out", "x", "--batch-size", "many"],
+     "argument --batch-size: expected a positive integer"),
+    (["train", "--model", "vit"], "the following arguments are required: --out"),
+    (["evaluate"], "the following arguments are required: --run"),
+])
+def test_cli_bad_arguments_exit_non_zero_with_one_line(args, reason):
+    result = _cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0], result.stderr
+
+
+def test_cli_bad_values_exit_with_the_reason(tmp_path):
+    result = _cli("train", "--out", str(tmp_path / "r"), "--set", "patch_size=5",
+                  "--dataset", "sample", "--limit", "50")
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("vitsd: error: image_size (72) must be divisible")
+    result = _cli("train", "--out", str(tmp_path / "r"), "--dataset", str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and "vitsd: error:" in result.stderr
+    result = _cli("evaluate", "--run", str(tmp_path / "none"))
+    assert result.returncode == 2 and "no run record" in result.stderr
+
+
+def test_cli_train_killed_mid_way_resumes_then_evaluates(tmp_path):
+    out = tmp_path / "cli-run"
+    args = ["train", "--model", "sl-vit", "--dataset", "sample", "--limit", "600",
+            "--epochs", "4", "--batch-size", "64", "--out", str(out), *TINY_SET]
+    proc = subprocess.Popen([sys.executable, "-m", "vitsd", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    record_path = out / "run.json"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            if record_path.is_file():
+                try:
+                    if json.loads(record_path.read_text())["epochs_completed"] >= 1:
+                        break
+                except (json.JSONDecodeError, KeyError):
+                    pass
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    partial = json.loads(record_path.read_text())
+    assert 1 <= partial["epochs_completed"] < 4 and partial["status"] == "running"
+
+    result = _cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = read_record(out)
+    assert record["status"] == "complete" and record["epochs_completed"] == 4
+    assert all(len(v) == 4 for v in record["history"].values())
+    assert record["resumed_at_epochs"] and record["resumed_at_epochs"][0] >= 1
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["test"] == record["test"]
+
+    result = _cli("evaluate", "--run", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["test"]["top1"] == pytest.approx(
+        record["test"]["top1"], abs=1e-6)
+
+
+def test_collect_records_finds_run_records_only(tmp_path, finished_run):
+    out, record = finished_run
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "run.json").write_text(json.dumps(record))
+    (tmp_path / "a" / "other.json").write_text(json.dumps({"not": "a record"}))
+    (tmp_path / "broken.json").write_text("{")
+    from vitsd.training.records import collect_records
+
+    found = collect_records(tmp_path)
+    assert list(found) == ["a/b/run"] and found["a/b/run"]["test"] == record["test"]
+
+
+def test_cli_trains_the_paper_recipe_fast(tmp_path):
+    out = tmp_path / "paper"
+    result = _cli("train", "--recipe", "paper", "--fast", "--model", "conv-lsa", "--dataset",
+                  "sample", "--limit", "64", "--epochs", "1", "--batch-size", "32",
+                  "--set", "projection_dim=32", "--set", "num_layers=1", "--set", "num_heads=2",
+                  "--set", "key_dim=16", "--set", "mlp_units=[64,32]", "--quiet",
+                  "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = read_record(out)
+    assert record["config"]["pooling"] == "class_token"
+    assert record["config"]["augment"] == "autoaugment"  # the official code's chain
+    assert record["config"]["label_smoothing"] == 0.1 and record["model"] == "conv-lsa"
+    assert record["status"] == "complete" and len(record["history"]["loss"]) == 1
+
+
+def test_on_jax_the_reference_augmentation_runs_in_the_input_pipeline():
+    """Inside a JAX model, RandomRotation/RandomZoom cost ~20 s a batch on a CPU: on JAX
+    the same layers move into tf.data; on TensorFlow the model keeps them."""
+    from vitsd.models import build_named
+    from vitsd.training.runner import backend_defaults
+
+    config = backend_defaults(Config(**{**TINY, "rotation": 0.1, "zoom": 0.1}))
+    layer_names = {layer.name for layer in build_named("vit", config).layers}
+    if keras.backend.backend() == "jax":
+        assert config.augment == "pipeline" and "augmentation" not in layer_names
+    else:
+        assert config.augment == "reference" and "augmentation" in layer_names
+    assert backend_defaults(config.replace(augment="strong")).augment == "strong"

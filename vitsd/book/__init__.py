@@ -1,0 +1,82 @@
+"""The book's own helpers (``book/*.ipynb``), tested like the rest of the package.
+
+The chapters stay lean -- prose, calls into vitsd, figures. What they need beyond the
+teaching API of the package lives here:
+
+* :mod:`vitsd.book.display` -- what a chapter displays: :func:`setup` (figures as PNG
+  images, TensorFlow's C++ log quiet), :func:`table`, :func:`run_card` (what produced
+  the outputs below it: parameters, dataset, versions, backend, device, run records)
+  and :func:`show_source` (the real source of a vitsd object, syntax-highlighted, so the
+  chapters show the package's code instead of pasting a copy of it);
+* :mod:`vitsd.book.runs` -- the runs of chapters 6 to 8: the papermill parameters and
+  their :data:`DEFAULTS`, the four :data:`VARIANTS` compared, :func:`config_for`,
+  :func:`run_folder`, :func:`train_variant`, :func:`variant_runs` and the published
+  runs loaded in their place;
+* :mod:`vitsd.book.analysis` -- experiment analysis: :func:`seed_summary`,
+  :func:`gap_verdict` and :func:`compare` (the verdicts the prose states),
+  :func:`by_training_size`, :func:`results_rows`, predictions picked for figures;
+* :mod:`vitsd.book.records` -- :func:`glue`, and :func:`record` / :func:`read_records`:
+  key values a chapter records in its outputs (in the metadata of an output that
+  displays nothing), read back by the book's tests;
+* :mod:`vitsd.book.plots` and :mod:`vitsd.book.diagrams` -- the figures (Matplotlib),
+  imported on their own: ``from vitsd.book import plots``.
+
+Every name of the first four is also importable from here (``book.show_source``,
+``book.variant_runs``, ...), as the chapters use them. Every chapter has the same
+papermill parameters, with the defaults of :data:`DEFAULTS`; the offline build
+(``tools/build_book.py``) executes the chapters with smaller values.
+
+This package imports neither Keras nor a backend at import time.
+"""
+
+from vitsd.book.analysis import (
+    VERDICT_PHRASES,
+    by_training_size,
+    compare,
+    dataset_size_rows,
+    gap_verdict,
+    pick_examples,
+    prediction_titles,
+    results_rows,
+    seed_summary,
+)
+from vitsd.book.display import (
+    RECORD_KEY,
+    RunCard,
+    Source,
+    Table,
+    run_card,
+    setup,
+    show_source,
+    table,
+)
+from vitsd.book.records import chapter_timings, glue, read_records, record
+from vitsd.book.runs import (
+    CHAPTER_DEFAULTS,
+    DEFAULTS,
+    PAPER_TINY,
+    SIZES,
+    TINY,
+    VARIANTS,
+    config_for,
+    example_index,
+    load_data,
+    paper_config,
+    published_name,
+    published_seeds,
+    run_folder,
+    train_variant,
+    variant_model,
+    variant_runs,
+    variant_switches,
+)
+
+__all__ = [
+    "CHAPTER_DEFAULTS", "DEFAULTS", "PAPER_TINY", "RECORD_KEY", "SIZES", "TINY", "VARIANTS",
+    "VERDICT_PHRASES", "RunCard", "Source", "Table", "by_training_size", "chapter_timings",
+    "compare", "config_for", "dataset_size_rows", "example_index", "gap_verdict", "glue",
+    "load_data", "paper_config", "pick_examples", "prediction_titles", "published_name",
+    "published_seeds", "read_records", "record", "results_rows", "run_card", "run_folder",
+    "seed_summary", "setup", "show_source", "table", "train_variant", "variant_model",
+    "variant_runs", "variant_switches",
+]

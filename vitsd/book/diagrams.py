@@ -1,0 +1,518 @@
+"""Explanatory diagrams, drawn from the package's own code and numbers.
+
+Chapter 2 "Patches": :func:`vit_pipeline_diagram` (the road map from an image to its
+logits) and :func:`receptive_field_diagram` (what one token sees).
+Chapter 3 "Shifted Patch Tokenization": :func:`spt_diagram`,
+:func:`receptive_field_diagram`.
+Chapter 4 "Locality Self-Attention": :func:`lsa_diagram`.
+Chapter 5 "The model": :func:`vit_pipeline_diagram` with the shapes of a
+:class:`~vitsd.config.Config`.
+
+Like :mod:`vitsd.book.plots`, every function returns a :class:`matplotlib.figure.Figure`
+built without ``pyplot``; a notebook displays it, a script calls ``fig.savefig(path)``.
+Each docstring is written to serve as the figure's caption. Nothing is drawn by hand
+that the code can compute: the shifted copies come from
+:func:`vitsd.layers.spt.shift_images`, the patches from
+:func:`vitsd.layers.patches.extract_patches`,
+the mask from :func:`vitsd.layers.lsa.diagonal_mask`, the pixel counts from
+:func:`receptive_field` and the shapes from :func:`pipeline_stages`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch, Rectangle
+
+from vitsd.book.plots import _check_positive_int, _draw_grid, _show, to_display
+
+#: Colours of the original image and of the four shifted copies, in the order
+#: :class:`~vitsd.layers.spt.ShiftedPatchTokenization` concatenates them.
+VIEW_COLORS = ("#24292f", "#0969da", "#1a7f37", "#bf3989", "#bc4c00")
+_HIGHLIGHT = "#ffd33d"
+_BOX = "#f6f8fa"
+_BLOCK = "#ddf4ff"
+
+
+def _numpy(x) -> np.ndarray:
+    """A backend tensor (or anything array-like) as a NumPy array."""
+    if isinstance(x, np.ndarray):
+        return x
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def _sample_image(size: int = 32, index: int = 0) -> np.ndarray:
+    """One deterministic ``uint8`` image of the built-in sample dataset, ``size`` square."""
+    from vitsd.data import make_sample
+
+    data = make_sample(num_train=index + 1, num_test=0, seed=0, image_size=max(16, size))
+    image = data.x_train[index]
+    if image.shape[0] != size:  # nearest-neighbour down to sizes make_sample refuses
+        pick = (np.arange(size) * image.shape[0]) // size
+        image = image[pick][:, pick]
+    return image
+
+
+def _shape_text(shape) -> str:
+    return "×".join(str(int(d)) for d in shape)
+
+
+# ------------------------------------------------- chapters 2 and 3: receptive field
+def shift_offsets(patch_size: int) -> list[tuple[int, int]]:
+    """Where each of the five views lets a token look, as ``(rows, cols)`` offsets.
+
+    One offset per view in the order of :class:`~vitsd.layers.spt.ShiftedPatchTokenization`
+    (the original, then :data:`vitsd.layers.spt.SHIFTS`): the token's ``P x P`` window in a
+    copy whose content moved left-up by ``s = P // 2`` pixels shows the original's
+    pixels ``s`` rows lower and ``s`` columns further right, so that copy's offset is
+    ``(+s, +s)``. Derived from the names of the shifts; the tests check it against
+    :func:`vitsd.layers.spt.shift_images` itself.
+    """
+    from vitsd.layers.spt import SHIFTS
+
+    _check_positive_int(patch_size, "patch_size")
+    s = patch_size // 2
+    offsets = [(0, 0)]
+    for name in SHIFTS:
+        horizontal, vertical = name.split("-")
+        dx = {"left": -1, "right": 1}[horizontal]  # where the content moves
+        dy = {"up": -1, "down": 1}[vertical]
+        offsets.append((-dy * s, -dx * s))  # the window looks the other way
+    return offsets
+
+
+def receptive_field(patch_size: int, shifted: bool = True) -> np.ndarray:
+    """How many views cover each pixel around one token: an ``int`` array.
+
+    The array is ``(P + 2s) x (P + 2s)`` with ``s = P // 2``; the token's own patch is
+    the centre ``P x P`` square. Without shifts only the patch is covered (``P * P``
+    pixels); with the four half-patch shifts of SPT, the union of the five windows
+    covers ``(P + 2s)**2`` pixels -- ``(2P)**2``, four times as many, for even ``P``.
+    ``(receptive_field(P) > 0).sum()`` is that count.
+    """
+    _check_positive_int(patch_size, "patch_size")
+    s = patch_size // 2
+    side = patch_size + 2 * s
+    cover = np.zeros((side, side), dtype=np.int64)
+    for dy, dx in shift_offsets(patch_size) if shifted else [(0, 0)]:
+        cover[s + dy:s + dy + patch_size, s + dx:s + dx + patch_size] += 1
+    return cover
+
+
+def receptive_field_diagram(patch_size: int = 4) -> Figure:
+    """What one token sees, without and with the shifts (chapters 2 and 3).
+
+    Left: a plain ViT token is made of its own ``P x P`` patch. Right: with Shifted
+    Patch Tokenization the same token also holds the patch-sized windows of the four
+    diagonally shifted copies, each half a patch (``P // 2`` pixels) away, so it sees
+    the union of five windows. The shading counts how many windows cover each pixel;
+    the titles give the pixel counts, computed by :func:`receptive_field`.
+    """
+    _check_positive_int(patch_size, "patch_size")
+    if patch_size < 2:
+        raise ValueError(f"patch_size must be at least 2 (a half patch of 0 is no shift), "
+                         f"got {patch_size}.")
+    from vitsd.layers.spt import SHIFTS
+
+    s = patch_size // 2
+    plain, union = receptive_field(patch_size, False), receptive_field(patch_size, True)
+    margin = 1
+    fig = Figure(figsize=(7.4, 3.9), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, cover, shifted in ((axes[0], plain, False), (axes[1], union, True)):
+        canvas = np.pad(cover, margin)
+        ax.imshow(canvas, cmap="Blues", vmin=0, vmax=max(2, int(union.max())) + 0.5,
+                  interpolation="nearest")
+        side = canvas.shape[0]
+        for k in range(side + 1):  # the pixel grid
+            ax.axhline(k - 0.5, color="white", linewidth=0.6)
+            ax.axvline(k - 0.5, color="white", linewidth=0.6)
+        origin = margin + s - 0.5
+        windows = list(zip(shift_offsets(patch_size), ("patch",) + SHIFTS, VIEW_COLORS))
+        for (dy, dx), name, color in windows if shifted else windows[:1]:
+            ax.add_patch(Rectangle(
+                (origin + dx, origin + dy), patch_size, patch_size, fill=False,
+                edgecolor=color, linewidth=2.6 if name == "patch" else 1.6,
+                linestyle="-" if name == "patch" else "--", label=name,
+            ))
+        count = int((cover > 0).sum())
+        if shifted:
+            width = patch_size + 2 * s
+            title = (f"with the four shifts of {s} px:\n"
+                     f"{width}×{width} = {count} pixels")
+        else:
+            title = f"plain patch:\n{patch_size}×{patch_size} = {count} pixels"
+        ax.set_title(title, fontsize="medium")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
+                   fontsize="small", title="window of", title_fontsize="small")
+    fig.suptitle(f"What one token sees (patch size {patch_size})", fontsize="large")
+    return fig
+
+
+# --------------------------------------------------- chapter 3: shifted patch tokens
+def spt_diagram(image=None, patch_size: int = 8, token=None,
+                projection_dim: int = 64) -> Figure:
+    """Shifted Patch Tokenization of one image, step by step (chapter 3).
+
+    Top row: the image and its four copies shifted diagonally by half a patch (made by
+    :func:`vitsd.layers.spt.shift_images`, zero-padded where content moved away), in the order
+    the layer concatenates them along the channels, each with the patch grid and the
+    same highlighted patch. Bottom left: the five windows that this patch position
+    covers in the original image and their union -- the token's larger receptive field.
+    Bottom right: the five ``P x P x C`` pieces of the token (cut from the concatenated
+    copies by :func:`vitsd.layers.patches.extract_patches`), which are flattened into one
+    vector of ``P * P * 5C`` values, layer-normalised and projected to one token.
+
+    ``image`` is one ``(H, W, C)`` image (default: a deterministic image of the
+    built-in sample dataset); ``token`` the ``(row, col)`` of the highlighted patch
+    (default: the one nearest the centre whose windows stay inside the image).
+    """
+    from vitsd.layers.patches import extract_patches
+    from vitsd.layers.spt import SHIFTS, shift_images
+
+    _check_positive_int(patch_size, "patch_size")
+    _check_positive_int(projection_dim, "projection_dim")
+    if patch_size < 2:
+        raise ValueError(f"patch_size must be at least 2, got {patch_size}.")
+    image = _sample_image(32) if image is None else np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3:
+        raise ValueError(f"image must be one image (H, W, C), got shape {image.shape}.")
+    height, width, channels = image.shape
+    if height % patch_size or width % patch_size:
+        raise ValueError(f"the image size ({height}x{width}) must be divisible by "
+                         f"patch_size ({patch_size}).")
+    rows, cols = height // patch_size, width // patch_size
+    s = patch_size // 2
+    if token is None:
+        token = (rows // 2, cols // 2)
+    r, c = (int(t) for t in token)
+    if not (0 <= r < rows and 0 <= c < cols):
+        raise ValueError(f"token must be a (row, col) inside the {rows}x{cols} grid, "
+                         f"got {token!r}.")
+
+    batch = image[None].astype(np.float32)
+    views = [batch] + [_numpy(shift_images(batch, s, name)) for name in SHIFTS]
+    views = [v[0].astype(image.dtype) for v in views]
+    names = ("original",) + SHIFTS
+    concatenated = np.concatenate(views, axis=-1)[None].astype(np.float32)
+    flat = _numpy(extract_patches(concatenated, patch_size))[0, r * cols + c]
+    pieces = flat.reshape(patch_size, patch_size, len(views), channels).transpose(2, 0, 1, 3)
+
+    shown = to_display(np.stack(views)) if not np.issubdtype(image.dtype, np.integer) \
+        else [to_display(v) for v in views]
+    fig = Figure(figsize=(11.0, 5.6), layout="constrained")
+    mosaic = [list(names), ["window", "window", "token", "token", "token"]]
+    ax = fig.subplot_mosaic(mosaic, height_ratios=[1.0, 1.05])
+    y0, x0 = r * patch_size - 0.5, c * patch_size - 0.5
+    for name, view, color in zip(names, shown, VIEW_COLORS):
+        _show(ax[name], view, name, color=color)
+        _draw_grid(ax[name], height, width, patch_size, color="white")
+        ax[name].add_patch(Rectangle((x0, y0), patch_size, patch_size, fill=False,
+                                     edgecolor=_HIGHLIGHT, linewidth=2.2))
+        for spine in ax[name].spines.values():
+            spine.set_edgecolor(color)
+            spine.set_linewidth(2)
+
+    # The union window in the original image.
+    win = ax["window"]
+    _show(win, shown[0])
+    for (dy, dx), name, color in zip(shift_offsets(patch_size), names, VIEW_COLORS):
+        win.add_patch(Rectangle((x0 + dx, y0 + dy), patch_size, patch_size, fill=False,
+                                edgecolor=color, linewidth=2.0,
+                                linestyle="-" if name == "original" else "--"))
+    side = patch_size + 2 * s
+    win.add_patch(Rectangle((x0 - s, y0 - s), side, side, fill=False,
+                            edgecolor=_HIGHLIGHT, linewidth=2.4))
+    count = int((receptive_field(patch_size) > 0).sum())
+    win.set_title(f"token ({r}, {c}) sees {side}×{side} = {count} pixels\n"
+                  f"instead of {patch_size}×{patch_size} = {patch_size ** 2}",
+                  fontsize="medium")
+
+    # The token's five pieces, then what the layer does with them.
+    tok = ax["token"]
+    gap = max(1.0, patch_size / 4)
+    tiles = to_display(pieces) if not np.issubdtype(image.dtype, np.integer) \
+        else pieces / 255.0
+    for k, (tile, color) in enumerate(zip(tiles, VIEW_COLORS)):
+        left = k * (patch_size + gap)
+        extent = (left, left + patch_size, patch_size, 0)
+        tile = tile[..., 0] if channels == 1 else tile
+        tok.imshow(np.clip(tile, 0, 1), extent=extent, interpolation="nearest",
+                   cmap="gray" if channels == 1 else None, vmin=0, vmax=1)
+        tok.add_patch(Rectangle((left, 0), patch_size, patch_size, fill=False,
+                                edgecolor=color, linewidth=2))
+        if k:
+            tok.text(left - gap / 2, patch_size / 2, "⊕", ha="center", va="center",
+                     fontsize="large")
+    right = len(tiles) * (patch_size + gap) - gap
+    depth = patch_size * patch_size * channels * len(views)
+    tok.text(right / 2, patch_size * 1.35,
+             f"concatenate and flatten: {len(views)} × ({patch_size}·{patch_size}·{channels})"
+             f" = {depth} values\n→ LayerNorm → Dense → one token of {projection_dim} values",
+             ha="center", va="top", fontsize="medium")
+    tok.set_xlim(-gap / 2, right + gap / 2)
+    tok.set_ylim(patch_size * 2.2, -patch_size * 0.3)
+    tok.set_aspect("equal")
+    tok.set_axis_off()
+    tok.set_title(f"token ({r}, {c}): one {patch_size}×{patch_size} piece of each copy",
+                  fontsize="medium")
+    return fig
+
+
+# ------------------------------------------------- chapter 4: locality self-attention
+class LSANumbers(NamedTuple):
+    """The numbers :func:`lsa_diagram` draws (all NumPy ``float64``)."""
+
+    scores: np.ndarray  #: ``q @ k.T``, (N, N)
+    allowed: np.ndarray  #: ``vitsd.layers.lsa.diagonal_mask(N)``: True off the diagonal
+    scaled: np.ndarray  #: ``scores / tau`` with ``-inf`` on the diagonal
+    taus: tuple  #: (initial tau = sqrt(key_dim), learned tau)
+    rows: np.ndarray  #: (2, N): softmax of one query's row at each tau
+
+
+def lsa_numbers(num_tokens: int = 8, tau: float = 1.0, key_dim: int = 16,
+                query: int = 0, seed: int = 0) -> LSANumbers:
+    """Scores of seeded random queries and keys, masked, scaled and soft-maxed.
+
+    ``q`` and ``k`` are ``(num_tokens, key_dim)`` standard normal (``seed``); the
+    diagonal mask is the package's :func:`vitsd.layers.lsa.diagonal_mask`. The softmax rows
+    are those of token ``query`` at the initial temperature ``sqrt(key_dim)`` (ordinary
+    attention's constant) and at ``tau``.
+    """
+    from vitsd.layers.lsa import diagonal_mask
+
+    _check_positive_int(num_tokens, "num_tokens")
+    _check_positive_int(key_dim, "key_dim")
+    if num_tokens < 2:
+        raise ValueError(f"num_tokens must be at least 2, got {num_tokens}.")
+    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau must be a positive number, got {tau!r}.")
+    if not 0 <= query < num_tokens:
+        raise ValueError(f"query must be a token in 0..{num_tokens - 1}, got {query!r}.")
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((num_tokens, key_dim))
+    k = rng.standard_normal((num_tokens, key_dim))
+    scores = q @ k.T
+    allowed = _numpy(diagonal_mask(num_tokens)).astype(bool)
+    taus = (math.sqrt(key_dim), float(tau))
+    scaled = np.where(allowed, scores / taus[1], -np.inf)
+    rows = []
+    for t in taus:
+        z = np.where(allowed[query], scores[query] / t, -np.inf)
+        e = np.exp(z - z[allowed[query]].max())
+        rows.append(e / e.sum())
+    return LSANumbers(scores, allowed, scaled, taus, np.stack(rows))
+
+
+def _entropy(p) -> float:
+    p = np.asarray(p, dtype=np.float64)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def lsa_diagram(num_tokens: int = 8, tau: float = 1.0, key_dim: int = 16,
+                query: int = 0, seed: int = 0) -> Figure:
+    """Locality Self-Attention on one score matrix (chapter 4).
+
+    Left: the query-key scores ``q·kᵀ`` of ``num_tokens`` tokens (seeded random
+    ``q`` and ``k`` of ``key_dim`` values). Middle: LSA's two changes -- the diagonal
+    is masked to −∞ (hatched: a token may not attend to itself) and the scores are
+    divided by the learnable temperature ``τ``. Right: the softmax of one query's row
+    at the initial ``τ = √key_dim`` (the constant of ordinary attention) and at a lower,
+    learned ``τ``: the lower temperature sharpens attention onto fewer tokens (lower
+    entropy). The numbers are those of :func:`lsa_numbers`.
+    """
+    nums = lsa_numbers(num_tokens, tau, key_dim, query, seed)
+    n = num_tokens
+    fig = Figure(figsize=(12.0, 3.9), layout="constrained")
+    left, middle, right = fig.subplots(1, 3, gridspec_kw=dict(width_ratios=[1, 1, 1.25]))
+    limit = float(np.abs(nums.scores).max())
+    image = left.imshow(nums.scores, cmap="RdBu_r", vmin=-limit, vmax=limit,
+                        interpolation="nearest")
+    left.set_title("scores q·kᵀ", fontsize="medium")
+    fig.colorbar(image, ax=left, shrink=0.8)
+    masked = np.ma.masked_array(nums.scaled, mask=~nums.allowed)
+    limit_scaled = float(np.abs(masked).max())
+    cmap = image.get_cmap().with_extremes(bad="#d0d7de")
+    image = middle.imshow(masked, cmap=cmap, vmin=-limit_scaled, vmax=limit_scaled,
+                          interpolation="nearest")
+    for i in np.argwhere(~nums.allowed):  # the masked cells: exactly the diagonal
+        middle.add_patch(Rectangle((i[1] - 0.5, i[0] - 0.5), 1, 1, fill=False, hatch="///",
+                                   edgecolor="#57606a", linewidth=0, label="−∞"))
+    middle.set_title(f"diagonal masked (−∞), divided by τ = {nums.taus[1]:g}",
+                     fontsize="medium")
+    fig.colorbar(image, ax=middle, shrink=0.8)
+    for ax in (left, middle):
+        ax.set_xlabel("key token")
+        ax.set_ylabel("query token")
+        ax.set_xticks(range(n))
+        ax.set_yticks(range(n))
+        ax.add_patch(Rectangle((-0.5, query - 0.5), n, 1, fill=False, edgecolor="black",
+                               linewidth=1.8))
+    width = 0.4
+    x = np.arange(n)
+    for j, (t, row, color) in enumerate(zip(nums.taus, nums.rows, ("C0", "C3"))):
+        kind = "initial √key_dim" if j == 0 else "learned"
+        right.bar(x - width / 2 + j * width, row, width=width, color=color,
+                  label=f"τ = {t:g} ({kind}), entropy {_entropy(row):.2f}")
+    right.annotate("masked: 0", (query, 0), xytext=(query, 0.12 * nums.rows.max()),
+                   ha="center", fontsize="small", arrowprops=dict(arrowstyle="->"))
+    right.set_xticks(x)
+    right.set_xlabel("key token")
+    right.set_ylabel("attention weight")
+    right.set_title(f"softmax of query {query}'s row", fontsize="medium")
+    right.set_ylim(0, 1.15 * nums.rows.max())
+    right.legend(frameon=False, fontsize="small", loc="upper right")
+    right.grid(axis="y", alpha=0.3)
+    return fig
+
+
+# ------------------------------------------------------ chapters 2 and 5: the model
+class Stage(NamedTuple):
+    """One step of the ViT pipeline: ``key``, what it does, its output ``shape``
+    (per image, without the batch axis)."""
+
+    key: str
+    label: str
+    shape: tuple
+
+
+def pipeline_stages(config=None, tokenizer: str = "patches", lsa: bool = False) -> list:
+    """The stages of :func:`vitsd.models.vit.build_vit` for ``config`` and their shapes.
+
+    ``tokenizer`` is ``"patches"`` (plain ViT) or ``"spt"``; ``lsa`` swaps the
+    attention. Keys: ``image``, ``preprocess`` (normalisation, and resizing when
+    ``image_size`` differs from the input), ``augment`` (``augment="reference"``: the
+    random layers inside the model), ``patches``, ``projection``, ``class_token``
+    (``pooling="class_token"``),
+    ``position``, ``blocks``, ``final_norm``, ``pooling``, ``head`` (when there are
+    ``head_units``) and ``logits``. The tests check every shape against a built model.
+    """
+    from vitsd.training.recipes import recipe
+
+    if tokenizer not in ("patches", "spt"):
+        raise ValueError(f"tokenizer must be 'patches' or 'spt', got {tokenizer!r}.")
+    config = recipe("cpu") if config is None else config
+    height, width, channels = config.input_shape
+    size, p, d = config.image_size, config.patch_size, config.projection_dim
+    g, n = config.grid_size, config.num_patches
+    views = 5 if tokenizer == "spt" else 1
+    depth = p * p * channels * views
+    stages = [Stage("image", f"{height}×{width}×{channels} image", (height, width, channels))]
+    resize = f", resize to {size}×{size}" if (height, width) != (size, size) else ""
+    stages.append(Stage("preprocess", f"normalise (training mean and variance){resize}",
+                        (size, size, channels)))
+    if config.augment == "reference":
+        stages.append(Stage("augment", "random flip, rotation, zoom (training only)",
+                            (size, size, channels)))
+    if tokenizer == "spt":
+        label = (f"image + 4 shifts of {p // 2} px ({views}·{channels} = {views * channels} "
+                 f"channels),\n{g}×{g} = {n} patches of {p}×{p}×{views * channels} = {depth}"
+                 " values, LayerNorm")
+    else:
+        label = f"{g}×{g} = {n} patches of {p}×{p}×{channels} = {depth} values"
+    stages.append(Stage("patches", label, (n, depth)))
+    stages.append(Stage("projection", f"linear projection to {d}", (n, d)))
+    tokens = n
+    if config.pooling == "class_token":
+        tokens += 1
+        stages.append(Stage("class_token", "+ class token", (tokens, d)))
+    stages.append(Stage("position", "+ position embedding", (tokens, d)))
+    attention = "LSA" if lsa else "MHA"
+    mlp = " → ".join(str(u) for u in config.mlp_units)
+    stages.append(Stage(
+        "blocks",
+        f"{config.num_layers} × transformer block\n"
+        f"LayerNorm → {attention} ({config.num_heads} heads × {config.key_dim}) → + residual\n"
+        f"LayerNorm → MLP {mlp} (GELU) → + residual",
+        (tokens, d),
+    ))
+    stages.append(Stage("final_norm", "LayerNorm", (tokens, d)))
+    if config.pooling == "flatten":
+        stages.append(Stage("pooling", "flatten all tokens", (tokens * d,)))
+    elif config.pooling == "class_token":
+        stages.append(Stage("pooling", "take the class token", (d,)))
+    else:
+        stages.append(Stage("pooling", "mean over tokens", (d,)))
+    if config.head_units:
+        head = " → ".join(str(u) for u in config.head_units)
+        stages.append(Stage("head", f"MLP head {head} (GELU)", (config.head_units[-1],)))
+    stages.append(Stage("logits", f"dense → {config.num_classes} logits",
+                        (config.num_classes,)))
+    return stages
+
+
+def vit_pipeline_diagram(config=None, tokenizer: str = "patches", lsa: bool = False,
+                         image=None) -> Figure:
+    """The Vision Transformer from image to logits, with the shape after every step
+    (chapters 2 and 5).
+
+    The image is cut into a grid of patches, each patch is flattened and linearly
+    projected to a token, a learned position embedding is added (after a class token
+    is prepended, with ``pooling="class_token"``), and the tokens pass through
+    ``num_layers`` pre-norm transformer blocks (LayerNorm → attention → add; LayerNorm
+    → MLP → add). A last LayerNorm, the pooling and the head turn them into logits. The
+    shapes (per image, batch left out) are those of :func:`pipeline_stages` for
+    ``config`` (default: the CPU recipe, ``vitsd.recipe("cpu")``); ``tokenizer="spt"``
+    and ``lsa=True`` draw SL-ViT. The thumbnail shows the patch grid on ``image``
+    (default: an image of the built-in sample dataset).
+    """
+    from vitsd.training.recipes import recipe
+
+    config = recipe("cpu") if config is None else config
+    stages = pipeline_stages(config, tokenizer, lsa)
+    size, p = config.image_size, config.patch_size
+    if image is None:
+        image = _sample_image(size)
+    image = np.asarray(image)
+    if image.shape[:2] != (size, size):
+        pick = (np.arange(size) * image.shape[0]) // size
+        pick_x = (np.arange(size) * image.shape[1]) // size
+        image = image[pick][:, pick_x]
+
+    heights = [1.55 if s.key == "blocks" else (1.0 if "\n" in s.label else 0.7) for s in stages]
+    gap = 0.38
+    total = sum(heights) + gap * (len(stages) - 1)
+    fig = Figure(figsize=(9.0, 0.55 * total + 0.9), layout="constrained")
+    thumb, flow = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.0, 3.4]))
+    _show(thumb, to_display(image))
+    _draw_grid(thumb, size, size, p)
+    thumb.set_title(f"{size}×{size} image,\n{config.grid_size}×{config.grid_size} patches "
+                    f"of {p}×{p}", fontsize="medium")
+    thumb.set_anchor("N")
+
+    y = 0.0
+    x0, x1, xs = 0.0, 7.0, 7.35
+    for stage, h in zip(stages, heights):
+        is_block = stage.key == "blocks"
+        flow.add_patch(FancyBboxPatch(
+            (x0, y - h), x1 - x0, h, boxstyle="round,pad=0,rounding_size=0.12",
+            facecolor=_BLOCK if is_block else _BOX, edgecolor="#57606a", linewidth=1.0,
+        ))
+        flow.text((x0 + x1) / 2, y - h / 2, stage.label, ha="center", va="center",
+                  fontsize="small" if is_block else "medium", gid=f"label:{stage.key}",
+                  linespacing=1.5)
+        flow.text(xs, y - h / 2, _shape_text(stage.shape), ha="left", va="center",
+                  fontsize="medium", family="monospace", gid=f"shape:{stage.key}")
+        if y < 0:
+            flow.annotate("", xy=((x0 + x1) / 2, y), xytext=((x0 + x1) / 2, y + gap),
+                          arrowprops=dict(arrowstyle="-|>", color="#57606a"))
+        y -= h + gap
+    flow.text(xs, gap / 2, "shape", ha="left", va="bottom", fontsize="small",
+              color="#57606a")
+    flow.set_xlim(x0 - 0.1, 10.0)
+    flow.set_ylim(y + gap - 0.05, gap)
+    flow.set_axis_off()
+    name = {("patches", False): "ViT", ("spt", False): "ViT + SPT",
+            ("patches", True): "ViT + LSA", ("spt", True): "SL-ViT"}[(tokenizer, bool(lsa))]
+    flow.set_title(f"{name}: from image to logits", fontsize="large")
+    return fig

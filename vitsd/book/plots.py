@@ -1,0 +1,817 @@
+"""Figures for every chapter of the book (each function names the chapter it serves).
+
+Chapter 1 "Data": :func:`plot_images`, :func:`plot_augmentations`.
+Chapter 2 "Patches": :func:`plot_patch_grid`, :func:`plot_patches`.
+Chapter 3 "Shifted Patch Tokenization": :func:`plot_shifted_views`.
+Chapter 4 "Locality Self-Attention": :func:`plot_attention_matrices`,
+:func:`plot_softmax_temperature`.
+Chapter 6 "Training and comparison": :func:`plot_history`, :func:`plot_learning_rate`,
+:func:`plot_results_table`.
+Chapter 7 "Looking inside": :func:`plot_attention_overlay`.
+Chapter 8 "Going further": :func:`plot_augmented_batches`.
+
+Every function builds and returns a :class:`matplotlib.figure.Figure` without going
+through ``pyplot``: nothing is registered globally, nothing is shown, nothing needs
+closing, and any backend (``Agg`` included) works. A notebook displays the returned
+figure; a script calls ``fig.savefig(path)``.
+
+Images may be ``uint8`` in 0..255 or floats in any range (for instance normalised
+with the training mean and variance); :func:`to_display` maps either to ``[0, 1]``.
+Tensors from TensorFlow or JAX are accepted wherever arrays are (``np.asarray``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.figure import Figure
+
+#: Size in inches of one image panel in grids of images.
+PANEL = 1.6
+#: Size in inches of one chart panel (history, schedules, matrices).
+CHART = (4.2, 3.2)
+
+_OK_MARKS = ("✓", "✔")
+_BAD_MARKS = ("✗", "✘")
+_GREEN = "#1a7f37"
+_RED = "#cf222e"
+_OUTLINE = [patheffects.withStroke(linewidth=2.5, foreground="black")]
+
+
+# ---------------------------------------------------------------------- helpers
+def to_display(image) -> np.ndarray:
+    """One image as ``float32`` in ``[0, 1]``, ready for ``imshow``.
+
+    Integer images (``uint8``) are read as 0..255 and divided by 255. Float images are
+    min-max scaled per image, which undoes any normalisation; a constant float image
+    is only clipped to ``[0, 1]``. A trailing channel axis of size 1 is dropped.
+    """
+    image = np.asarray(image)
+    if image.dtype == bool:
+        out = image.astype(np.float32)
+    elif np.issubdtype(image.dtype, np.integer):
+        out = np.clip(image.astype(np.float32) / 255.0, 0.0, 1.0)
+    else:
+        out = image.astype(np.float32)
+        finite = np.isfinite(out)
+        lo = float(out[finite].min()) if finite.any() else 0.0
+        hi = float(out[finite].max()) if finite.any() else 0.0
+        out = np.where(finite, out, lo)
+        out = (out - lo) / (hi - lo) if hi > lo else np.clip(out, 0.0, 1.0)
+    if out.ndim == 3 and out.shape[-1] == 1:
+        out = out[..., 0]
+    return out
+
+
+def upsample_map(attention_map, height: int, width: int | None = None) -> np.ndarray:
+    """Bilinear upsampling of a 2-D map ``(g, g')`` to ``(height, width)`` (NumPy only).
+
+    Sample positions are pixel centres (like ``align_corners=False``), so each map cell
+    covers its patch and the edges are clamped.
+    """
+    m = np.asarray(attention_map, dtype=np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"attention_map must be 2-D, got shape {m.shape}.")
+    width = height if width is None else width
+    return _interp_matrix(height, m.shape[0]) @ m @ _interp_matrix(width, m.shape[1]).T
+
+
+def _interp_matrix(out_size: int, in_size: int) -> np.ndarray:
+    """Matrix (out_size, in_size) of linear-interpolation weights along one axis."""
+    pos = (np.arange(out_size) + 0.5) * in_size / out_size - 0.5
+    pos = np.clip(pos, 0, in_size - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, in_size - 1)
+    frac = pos - lo
+    w = np.zeros((out_size, in_size))
+    rows = np.arange(out_size)
+    np.add.at(w, (rows, lo), 1 - frac)
+    np.add.at(w, (rows, hi), frac)
+    return w
+
+
+def _as_image_list(images, name: str) -> list:
+    if isinstance(images, (list, tuple)):
+        out = [np.asarray(im) for im in images]
+    else:
+        arr = np.asarray(images)
+        if arr.ndim in (2, 3) and not (arr.ndim == 3 and arr.shape[-1] not in (1, 3, 4)):
+            arr = arr[None]
+        out = list(arr)
+    for i, im in enumerate(out):
+        if im.ndim not in (2, 3) or (im.ndim == 3 and im.shape[-1] not in (1, 3, 4)):
+            raise ValueError(
+                f"{name} must be images shaped (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
+                f"item {i} has shape {im.shape}."
+            )
+    if not out:
+        raise ValueError(f"{name} must hold at least one image.")
+    return out
+
+
+def _grid_figure(count: int, ncols: int, panel=PANEL, title=None, extra_height=0.0):
+    """Figure with ``count`` image axes in rows of ``ncols``; unused cells removed."""
+    ncols = max(1, min(ncols, count))
+    nrows = math.ceil(count / ncols)
+    height = nrows * (panel + 0.3) + (0.4 if title else 0.0) + extra_height
+    fig = Figure(figsize=(ncols * panel, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[count:]:
+        ax.remove()
+    if title:
+        fig.suptitle(title, fontsize="large")
+    return fig, list(axes[:count])
+
+
+def _show(ax, image, title=None, **title_kwargs):
+    """``imshow`` a display-ready image on ``ax`` without ticks."""
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(image, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize="medium", **title_kwargs)
+
+
+def _draw_grid(ax, height: int, width: int, patch_size: int, color="white"):
+    rows, cols = height // patch_size, width // patch_size
+    for k in range(1, cols):
+        ax.axvline(k * patch_size - 0.5, color=color, linewidth=0.8, alpha=0.9)
+    for k in range(1, rows):
+        ax.axhline(k * patch_size - 0.5, color=color, linewidth=0.8, alpha=0.9)
+    return rows, cols
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def _label_text(label, class_names):
+    arr = np.asarray(label)
+    if arr.ndim == 1 and arr.size > 1:  # one-hot or probabilities
+        arr = np.asarray(arr.argmax())
+    if arr.ndim == 0 and np.issubdtype(arr.dtype, np.integer):
+        index = int(arr)
+        if class_names is not None and 0 <= index < len(class_names):
+            return str(class_names[index])
+        return str(index)
+    value = arr.item() if arr.ndim == 0 else label
+    if isinstance(value, bytes):
+        value = value.decode()
+    return str(value)
+
+
+# --------------------------------------------------------------- chapter 1: data
+def plot_images(images, labels=None, class_names=None, ncols: int = 8, title=None) -> Figure:
+    """A grid of images with their class names as captions (chapter 1).
+
+    ``labels`` may be integer class ids (looked up in ``class_names``), one-hot rows,
+    or strings; ``None`` draws no captions.
+    """
+    _check_positive_int(ncols, "ncols")
+    images = _as_image_list(images, "images")
+    if labels is not None:
+        labels = list(np.asarray(labels)) if not isinstance(labels, (list, tuple)) else list(labels)
+        if len(labels) != len(images):
+            raise ValueError(
+                f"labels must have one entry per image ({len(images)}), got {len(labels)}."
+            )
+    fig, axes = _grid_figure(len(images), ncols, title=title)
+    for i, (ax, image) in enumerate(zip(axes, images)):
+        caption = None if labels is None else _label_text(labels[i], class_names)
+        _show(ax, to_display(image), caption)
+    return fig
+
+
+def plot_augmentations(image, augmented_list, title=None) -> Figure:
+    """The original image followed by augmented versions of it, in one row (chapter 1)."""
+    augmented = _as_image_list(augmented_list, "augmented_list")
+    original = _as_image_list(image, "image")
+    if len(original) != 1:
+        raise ValueError(f"image must be a single image, got {len(original)} images.")
+    panels = original + augmented
+    fig, axes = _grid_figure(len(panels), len(panels), panel=1.9, title=title)
+    for i, (ax, im) in enumerate(zip(axes, panels)):
+        _show(ax, to_display(im), "original" if i == 0 else f"augmented {i}")
+    return fig
+
+
+def plot_augmented_batches(originals, batches, captions=None, row_titles=None,
+                           title=None) -> Figure:
+    """A batch of images in the first row, then one row per augmented version of the
+    same batch (chapter 8): column ``j`` follows image ``j`` through every row, so one
+    sees that each image of a batch gets its own operations.
+
+    ``batches``: a list of arrays shaped like ``originals`` ``(B, H, W, C)``;
+    ``captions``: per augmented row, one string per image (or ``None``);
+    ``row_titles``: one per row, the originals' row included (default "original",
+    "pass 1", ...), written to the left of each row.
+    """
+    originals = _as_image_list(originals, "originals")
+    batches = [_as_image_list(batch, f"batches[{i}]") for i, batch in enumerate(batches)]
+    count = len(originals)
+    for i, batch in enumerate(batches):
+        if len(batch) != count:
+            raise ValueError(
+                f"batches[{i}] must hold one image per original ({count}), got {len(batch)}."
+            )
+    if captions is not None:
+        captions = list(captions)
+        if len(captions) != len(batches):
+            raise ValueError(
+                f"captions must have one row per batch ({len(batches)}), got {len(captions)}."
+            )
+        for i, row in enumerate(captions):
+            if row is not None and len(row) != count:
+                raise ValueError(
+                    f"captions[{i}] must have one caption per image ({count}), got {len(row)}."
+                )
+    if row_titles is None:
+        row_titles = ["original"] + [f"pass {i + 1}" for i in range(len(batches))]
+    row_titles = list(row_titles)
+    if len(row_titles) != len(batches) + 1:
+        raise ValueError(
+            f"row_titles must have one title per row ({len(batches) + 1}), got {len(row_titles)}."
+        )
+    rows = [originals] + batches
+    fig = Figure(figsize=(count * PANEL, len(rows) * (PANEL + 0.45) + (0.4 if title else 0.0)),
+                 layout="constrained")
+    axes = fig.subplots(len(rows), count, squeeze=False)
+    for r, row in enumerate(rows):
+        for j, image in enumerate(row):
+            caption = None
+            if r and captions is not None and captions[r - 1] is not None:
+                caption = captions[r - 1][j]
+            _show(axes[r, j], to_display(image))
+            if caption:
+                axes[r, j].set_title(caption, fontsize="x-small", wrap=True)
+        axes[r, 0].set_ylabel(row_titles[r], fontsize="medium")
+    if title:
+        fig.suptitle(title, fontsize="large")
+    return fig
+
+
+# ------------------------------------------------------------ chapter 2: patches
+def plot_patch_grid(image, patch_size: int) -> Figure:
+    """The image with its patch grid drawn over it and a few patch indices (chapter 2).
+
+    Patches are numbered row-major (left to right, then top to bottom), the order in
+    which they become tokens.
+    """
+    _check_positive_int(patch_size, "patch_size")
+    (image,) = _as_image_list(image, "image")
+    height, width = image.shape[:2]
+    if patch_size > min(height, width):
+        raise ValueError(
+            f"patch_size ({patch_size}) must not exceed the image size ({height}x{width})."
+        )
+    fig = Figure(figsize=(4.2, 4.2 * height / width + 0.4), layout="constrained")
+    ax = fig.subplots()
+    _show(ax, to_display(image))
+    rows, cols = _draw_grid(ax, height, width, patch_size)
+    if rows * cols <= 16:
+        labelled = [(r, c) for r in range(rows) for c in range(cols)]
+    else:
+        labelled = {(0, 0), (0, 1), (0, 2), (0, cols - 1), (1, 0), (rows - 1, cols - 1)}
+    fontsize = max(5.0, min(10.0, 150.0 / max(rows, cols)))
+    for r, c in sorted(labelled):
+        ax.text(
+            c * patch_size + (patch_size - 1) / 2, r * patch_size + (patch_size - 1) / 2,
+            str(r * cols + c), color="white", ha="center", va="center",
+            fontsize=fontsize, fontweight="bold", path_effects=_OUTLINE,
+        )
+    ax.set_title(
+        f"{rows}x{cols} = {rows * cols} patches of {patch_size}x{patch_size} pixels",
+        fontsize="medium",
+    )
+    return fig
+
+
+def plot_patches(patches, patch_size: int, channels: int = 3) -> Figure:
+    """Flattened patches ``(N, patch_size * patch_size * channels)`` as a grid of tiles.
+
+    Each patch is a row-major, channels-last flattening of a square patch, as the
+    patch-extraction layer produces it; the ``sqrt(N) x sqrt(N)`` tiles are drawn with
+    gaps between them to show that the model sees separate pieces (chapter 2). A
+    leading batch axis of size 1 is dropped. All tiles share one intensity scale
+    (:func:`to_display` over all patches together).
+    """
+    _check_positive_int(patch_size, "patch_size")
+    _check_positive_int(channels, "channels")
+    patches = np.asarray(patches)
+    if patches.ndim == 3 and patches.shape[0] == 1:
+        patches = patches[0]
+    dim = patch_size * patch_size * channels
+    if patches.ndim != 2 or patches.shape[1] != dim:
+        raise ValueError(
+            f"patches must have shape (N, patch_size*patch_size*channels) = (N, {dim}), "
+            f"got {patches.shape}."
+        )
+    n = patches.shape[0]
+    grid = math.isqrt(n)
+    if grid * grid != n or n == 0:
+        raise ValueError(f"the number of patches must be a perfect square, got {n}.")
+    tiles = to_display(patches.reshape(n, patch_size, patch_size, channels))
+    side = min(6.0, max(2.5, 0.45 * grid))
+    fig = Figure(figsize=(side, side + 0.35))
+    axes = fig.subplots(grid, grid, squeeze=False, gridspec_kw=dict(wspace=0.12, hspace=0.12))
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.35 / (side + 0.35) - 0.02)
+    for ax, tile in zip(axes.ravel(), tiles):
+        _show(ax, tile)
+    fig.suptitle(f"{n} patches of {patch_size}x{patch_size}", fontsize="large", y=0.995)
+    return fig
+
+
+# ----------------------------------------------- chapter 3: shifted patch tokens
+def plot_shifted_views(
+    views,
+    names=("original", "left-up", "left-down", "right-up", "right-down"),
+    patch_size=None,
+) -> Figure:
+    """The original image and its diagonally shifted copies side by side (chapter 3).
+
+    ``views`` is a sequence or array of images. As a convenience, one array of shape
+    ``(H, W, len(names) * C)`` with ``C`` in 1 or 3 (the channel-wise concatenation that
+    shifted patch tokenization builds) is split into its views. With ``patch_size`` the
+    patch grid is drawn over every view. Float views share one intensity scale so the
+    zero padding looks the same in each.
+    """
+    names = list(names)
+    arr = None if isinstance(views, (list, tuple)) else np.asarray(views)
+    if arr is not None and arr.ndim == 3 and arr.shape[-1] > 4:
+        per_view = arr.shape[-1] // max(len(names), 1)
+        if per_view not in (1, 3) or per_view * len(names) != arr.shape[-1]:
+            raise ValueError(
+                f"views of shape {arr.shape} cannot be split into {len(names)} views of 1 or "
+                "3 channels; pass a list of images or matching names."
+            )
+        views = [arr[..., k * per_view:(k + 1) * per_view] for k in range(len(names))]
+    views = _as_image_list(views, "views")
+    if len(names) != len(views):
+        raise ValueError(f"names must have one entry per view ({len(views)}), got {len(names)}.")
+    if patch_size is not None:
+        _check_positive_int(patch_size, "patch_size")
+    same_shape = len({v.shape for v in views}) == 1
+    if same_shape and not np.issubdtype(views[0].dtype, np.integer):
+        shown = list(to_display(np.stack(views)))  # one scale for all views
+    else:
+        shown = [to_display(v) for v in views]
+    fig, axes = _grid_figure(len(views), len(views), panel=2.0)
+    for ax, view, name in zip(axes, shown, names):
+        _show(ax, view, name)
+        if patch_size is not None:
+            _draw_grid(ax, view.shape[0], view.shape[1], patch_size)
+    return fig
+
+
+# ------------------------------------------- chapter 4: locality self-attention
+def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis") -> Figure:
+    """Heatmaps of ``(N, N)`` attention matrices side by side, one shared colour bar.
+
+    Rows are query tokens, columns key tokens (chapter 4). ``matrices`` is a sequence of
+    2-D arrays or one array ``(k, N, N)`` (a single ``(N, N)`` matrix also works).
+    """
+    if isinstance(matrices, (list, tuple)):
+        mats = [np.asarray(m, dtype=np.float64) for m in matrices]
+    else:
+        arr = np.asarray(matrices, dtype=np.float64)
+        mats = [arr] if arr.ndim == 2 else list(arr)
+    if not mats or any(m.ndim != 2 for m in mats):
+        raise ValueError(
+            "matrices must be 2-D arrays (query tokens x key tokens), got shapes "
+            f"{[m.shape for m in mats]}."
+        )
+    titles = [None] * len(mats) if titles is None else list(titles)
+    if len(titles) != len(mats):
+        raise ValueError(f"titles must have one entry per matrix ({len(mats)}), got {len(titles)}.")
+    vmin = min(float(np.nanmin(m)) for m in mats)
+    vmax = max(float(np.nanmax(m)) for m in mats)
+    if vmax <= vmin:
+        vmax = vmin + 1.0
+    fig = Figure(figsize=(3.4 * len(mats) + 0.9, 3.6), layout="constrained")
+    axes = fig.subplots(1, len(mats), squeeze=False).ravel()
+    for ax, m, title in zip(axes, mats, titles):
+        image = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_xlabel("key token")
+        ax.set_ylabel("query token")
+        if title is not None:
+            ax.set_title(str(title), fontsize="medium")
+    fig.colorbar(image, ax=list(axes), shrink=0.85, label="attention weight")
+    return fig
+
+
+def _softmax(x):
+    z = x - x.max()
+    e = np.exp(z)
+    return e / e.sum()
+
+
+def plot_softmax_temperature(logits, temperatures) -> Figure:
+    """``softmax(logits / t)`` for each temperature ``t`` (chapter 4).
+
+    A low temperature sharpens the distribution towards the largest logit; locality
+    self-attention learns its temperature. Up to 16 logits are drawn as grouped bars,
+    more as lines with markers.
+    """
+    logits = np.asarray(logits, dtype=np.float64).ravel()
+    temperatures = [float(t) for t in np.atleast_1d(np.asarray(temperatures, dtype=np.float64))]
+    if logits.size == 0:
+        raise ValueError("logits must hold at least one value.")
+    if not temperatures or any(not (t > 0 and math.isfinite(t)) for t in temperatures):
+        raise ValueError(f"temperatures must be positive finite numbers, got {temperatures}.")
+    x = np.arange(logits.size)
+    fig = Figure(figsize=(max(CHART[0], 0.45 * logits.size + 1.5), CHART[1]), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(temperatures)
+    for k, t in enumerate(temperatures):
+        probs = _softmax(logits / t)
+        label = f"T = {t:g}"
+        if logits.size <= 16:
+            ax.bar(x - 0.4 + width * (k + 0.5), probs, width=width, label=label, color=f"C{k}")
+        else:
+            ax.plot(x, probs, marker="o", markersize=3, label=label, color=f"C{k}")
+    ax.set_xlabel("token")
+    ax.set_ylabel("probability")
+    ax.set_title("softmax(logits / T)", fontsize="medium")
+    if logits.size <= 16:
+        ax.set_xticks(x)
+    ax.set_ylim(0, None)
+    ax.legend(frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+# --------------------------------------------------------- chapter 7: rollout
+def plot_attention_overlay(
+    images, maps, titles=None, ncols: int = 4, alpha: float = 0.5, cmap: str = "inferno"
+) -> Figure:
+    """Attention maps laid over their images (chapter 7).
+
+    ``maps`` is ``(B, g, g)`` (or ``(B, g*g)``, e.g. straight from
+    :func:`vitsd.inspection.rollout.attention_rollout`). Each map is upsampled bilinearly to the
+    image size, min-max scaled to ``[0, 1]`` and drawn with transparency ``alpha``. A
+    title starting with "✓" is coloured green, one starting with "✗" red.
+    """
+    _check_positive_int(ncols, "ncols")
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}.")
+    images = _as_image_list(images, "images")
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim == 1:
+        maps = maps[None]
+    if maps.ndim == 2:
+        g = math.isqrt(maps.shape[1])
+        if maps.shape[0] == len(images) and g * g == maps.shape[1]:
+            maps = maps.reshape(-1, g, g)  # (B, N) token weights
+        elif len(images) == 1:
+            maps = maps[None]  # one (g, g) map
+        else:
+            raise ValueError(
+                f"maps must be (B, g, g) or (B, g*g) with a square token count, got {maps.shape}."
+            )
+    if maps.ndim != 3 or maps.shape[0] != len(images):
+        raise ValueError(
+            f"maps must have shape (B, g, g) with one map per image ({len(images)}), "
+            f"got {maps.shape}."
+        )
+    if titles is not None:
+        titles = list(titles)
+        if len(titles) != len(images):
+            raise ValueError(
+                f"titles must have one entry per image ({len(images)}), got {len(titles)}."
+            )
+    fig, axes = _grid_figure(len(images), ncols, panel=2.2)
+    for i, (ax, image, m) in enumerate(zip(axes, images, maps)):
+        shown = to_display(image)
+        h, w = shown.shape[:2]
+        up = upsample_map(m, h, w)
+        lo, hi = up.min(), up.max()
+        up = (up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)
+        _show(ax, shown)
+        ax.imshow(up, cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0, interpolation="bilinear")
+        if titles is not None:
+            title = str(titles[i])
+            style = {}
+            if title.startswith(_OK_MARKS):
+                style["color"] = _GREEN
+            elif title.startswith(_BAD_MARKS):
+                style["color"] = _RED
+            ax.set_title(title, fontsize="medium", **style)
+    return fig
+
+
+# ------------------------------------------------- chapter 6: training results
+_METRIC_TITLES = {
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "top5": "top-5 accuracy",
+    "learning_rate": "learning rate",
+}
+
+
+def _history_of(record):
+    if hasattr(record, "history") and isinstance(record.history, Mapping):  # keras History
+        return dict(record.history)
+    if isinstance(record, Mapping) and isinstance(record.get("history"), Mapping):
+        return dict(record["history"])
+    return None
+
+
+def _runs(records) -> dict:
+    """Normalise ``records`` to ``{name: history}``."""
+    single = _history_of(records)
+    if single is not None:
+        name = records.get("name", records.get("model")) if isinstance(records, Mapping) else None
+        return {str(name) if isinstance(name, str) else "": single}
+    if isinstance(records, Mapping):
+        if records and all(
+            isinstance(v, (list, tuple, np.ndarray)) for v in records.values()
+        ):  # a bare history dict
+            return {"": dict(records)}
+        runs = {}
+        for name, rec in records.items():
+            hist = _history_of(rec)
+            if hist is None:
+                raise ValueError(
+                    f"records[{name!r}] is not a run record: expected a dict with a "
+                    "'history' dict of per-epoch lists."
+                )
+            runs[str(name)] = hist
+        if runs:
+            return runs
+    raise ValueError(
+        "records must be a run record (a dict with a 'history' dict) or a dict "
+        f"name -> run record, got {type(records).__name__}."
+    )
+
+
+def plot_history(records, metrics=("loss", "accuracy", "top5")) -> Figure:
+    """Training curves, one subplot per metric (chapter 6).
+
+    ``records`` is one run record (a dict whose ``"history"`` maps metric names to
+    per-epoch lists, as ``keras.callbacks.History.history``) or a dict ``name -> run
+    record`` to compare runs. Training values are solid lines, validation values
+    (``"val_" + metric``) dashed, one colour per run. Metrics that no run recorded are
+    skipped.
+    """
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    runs = _runs(records)
+    present = [
+        m for m in metrics
+        if any(m in h or f"val_{m}" in h for h in runs.values())
+    ]
+    if not present:
+        available = sorted({k for h in runs.values() for k in h})
+        raise ValueError(
+            f"none of metrics {tuple(metrics)} is in the history; available keys: {available}."
+        )
+    fig = Figure(figsize=(CHART[0] * len(present), CHART[1]), layout="constrained")
+    axes = fig.subplots(1, len(present), squeeze=False).ravel()
+    single = len(runs) == 1
+    for ax, metric in zip(axes, present):
+        for k, (name, hist) in enumerate(runs.items()):
+            for key, style, kind in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+                values = hist.get(key)
+                if values is None or len(values) == 0:
+                    continue
+                values = np.asarray(values, dtype=np.float64).ravel()
+                label = kind if single or not name else f"{name} ({kind})"
+                ax.plot(np.arange(1, len(values) + 1), values, linestyle=style,
+                        color=f"C{k}", label=label)
+        ax.set_title(_METRIC_TITLES.get(metric, metric.replace("_", " ")), fontsize="medium")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(_METRIC_TITLES.get(metric, metric.replace("_", " ")))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize="small")
+    return fig
+
+
+def plot_time_to_accuracy(records, metric: str = "val_accuracy") -> Figure:
+    """Validation accuracy against cumulative training time (chapter 8).
+
+    ``records`` is a dict ``name -> run record``; the x axis is the running sum of each
+    record's ``history["epoch_seconds"]`` in minutes, so runs of different speeds compare
+    by wall-clock time. Runs without epoch times are skipped.
+    """
+    fig = Figure(figsize=CHART, layout="constrained")
+    ax = fig.subplots()
+    plotted = 0
+    for k, (name, record) in enumerate(records.items()):
+        history = record.get("history", {})
+        seconds, values = history.get("epoch_seconds"), history.get(metric)
+        if not seconds or not values:
+            continue
+        minutes = np.cumsum(np.asarray(seconds, dtype=np.float64)) / 60.0
+        n = min(len(minutes), len(values))
+        ax.plot(minutes[:n], np.asarray(values[:n], dtype=np.float64), marker="o",
+                markersize=3, color=f"C{k}", label=name)
+        plotted += 1
+    if not plotted:
+        raise ValueError(f"no record has both epoch_seconds and {metric!r} in its history.")
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel(_METRIC_TITLES.get(metric, metric.replace("_", " ")))
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize="small")
+    return fig
+
+
+def _to_float(value) -> float:
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return float(value.reshape(()))
+    import keras  # lazily: only tensors need it
+
+    return float(np.asarray(keras.ops.convert_to_numpy(value)).reshape(()))
+
+
+def plot_learning_rate(schedule, total_steps: int, num_points: int = 200, title=None) -> Figure:
+    """The learning rate ``schedule(step)`` over ``0..total_steps`` (chapter 6).
+
+    ``schedule`` is any callable from an integer step to a learning rate: a Python or
+    NumPy number, or a Keras/TensorFlow/JAX scalar tensor (a
+    ``keras.optimizers.schedules.LearningRateSchedule`` works). It is evaluated at up to
+    ``num_points`` evenly spaced integer steps.
+    """
+    if not callable(schedule):
+        raise ValueError(f"schedule must be callable step -> learning rate, got {schedule!r}.")
+    _check_positive_int(total_steps, "total_steps")
+    _check_positive_int(num_points, "num_points")
+    if num_points < 2:
+        raise ValueError(f"num_points must be at least 2, got {num_points}.")
+    steps = np.unique(np.round(np.linspace(0, total_steps, num_points)).astype(int))
+    values = np.array([_to_float(schedule(int(s))) for s in steps])
+    fig = Figure(figsize=CHART, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(steps, values, color="C0")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title if title is not None else "learning-rate schedule", fontsize="medium")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    ax.set_xlim(0, total_steps)
+    ax.set_ylim(0, None)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_results_table(rows, columns, title=None) -> Figure:
+    """A table of results, e.g. one row per model variant (chapter 6).
+
+    ``rows`` are sequences in the order of ``columns`` or dicts keyed by column name;
+    floats are shown with 4 significant digits.
+    """
+    columns = [str(c) for c in columns]
+    if not columns:
+        raise ValueError("columns must name at least one column.")
+    cells = []
+    for i, row in enumerate(rows):
+        values = [row.get(c, "") for c in columns] if isinstance(row, Mapping) else list(row)
+        if len(values) != len(columns):
+            raise ValueError(
+                f"rows[{i}] has {len(values)} values but there are {len(columns)} columns."
+            )
+        cells.append([
+            f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v) for v in values
+        ])
+    fig = Figure(figsize=(max(3.0, 1.5 * len(columns)), 0.4 * (len(cells) + 1) + 0.6),
+                 layout="constrained")
+    ax = fig.subplots()
+    ax.set_axis_off()
+    table = ax.table(cellText=cells or None, colLabels=columns, loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.scale(1.0, 1.3)
+    for (r, _), cell in table.get_celld().items():
+        if r == 0:
+            cell.set_text_props(fontweight="bold")
+            cell.set_facecolor("#eeeeee")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return fig
+
+
+def plot_dataset_size(records, metric: str = "top1") -> Figure:
+    """Hold-out accuracy against the number of training images, one colour per model
+    (chapter 6: the dataset-size experiment).
+
+    ``records``: run records (a list, or a dict of them) of runs that differ in the size
+    of their training set -- the model is ``record["model"]``, the training images
+    ``record["splits"]["train"]``, the accuracy ``record["test"][metric]``. Each run is
+    a dot; a line joins each model's mean at every size. The x axis is logarithmic.
+    """
+    items = list(records.values()) if isinstance(records, Mapping) else list(records)
+    if not items:
+        raise ValueError("records is empty: pass the run records of the dataset-size runs.")
+    groups = {}
+    for rec in items:
+        try:
+            size = int(rec["splits"]["train"])
+            value = 100 * float(rec["test"][metric])
+        except (KeyError, TypeError) as err:
+            raise ValueError(
+                f"each record needs splits.train and test.{metric} (a finished run); "
+                f"missing {err}."
+            ) from None
+        groups.setdefault(str(rec.get("model")), {}).setdefault(size, []).append(value)
+    from vitsd.config import MODELS
+
+    order = {m: i for i, m in enumerate(MODELS)}
+    groups = dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    fig = Figure(figsize=(CHART[0] * 1.3, CHART[1] * 1.1), layout="constrained")
+    ax = fig.subplots()
+    for k, (model, by_size) in enumerate(groups.items()):
+        sizes = sorted(by_size)
+        for size in sizes:
+            ax.scatter([size] * len(by_size[size]), by_size[size], color=f"C{k}", s=18,
+                       alpha=0.7)
+        means = [float(np.mean(by_size[s])) for s in sizes]
+        ax.plot(sizes, means, color=f"C{k}", marker="o", label=f"{model} (mean)")
+    ax.set_xscale("log")
+    ticks = sorted({size for by_size in groups.values() for size in by_size})
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel(f"hold-out {'top-1' if metric == 'top1' else metric} (%)")
+    ax.set_title("Accuracy against training-set size, equal optimizer steps",
+                 fontsize="medium")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(frameon=False, fontsize="small")
+    return fig
+
+
+def plot_confusion_matrix(actual, predicted, class_names, title=None) -> Figure:
+    """The confusion matrix of a classifier, rows the true class, columns the predicted
+    one, each row normalised to fractions of that class (chapter 7). The diagonal is the
+    per-class accuracy; the numbers are printed in the cells."""
+    n = len(class_names)
+    counts = confusion_matrix(actual, predicted, n)
+    rows = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, rows, out=np.zeros((n, n)), where=rows > 0)
+    fig = Figure(figsize=(0.55 * n + 2.2, 0.55 * n + 1.6), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if counts[i, j]:
+                ax.text(j, i, f"{fractions[i, j]:.2f}".lstrip("0"), ha="center",
+                        va="center", fontsize="x-small",
+                        color="white" if fractions[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), [str(c) for c in class_names], rotation=60, ha="right",
+                  fontsize="small")
+    ax.set_yticks(range(n), [str(c) for c in class_names], fontsize="small")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return fig
+
+
+def confusion_matrix(actual, predicted, num_classes: int) -> np.ndarray:
+    """``counts[i, j]``: how many images of class ``i`` were predicted as ``j``."""
+    actual = np.asarray(actual).ravel()
+    predicted = np.asarray(predicted).ravel()
+    if actual.shape != predicted.shape:
+        raise ValueError(f"actual and predicted must have the same length, got "
+                         f"{actual.size} and {predicted.size}.")
+    for name, values in (("actual", actual), ("predicted", predicted)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} labels must be in [0, {num_classes}), got "
+                             f"{values.min()}..{values.max()}.")
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (actual, predicted), 1)
+    return counts
+
+
+def plot_class_balance(y_train, y_test, class_names, title=None) -> Figure:
+    """Images per class in the training and the test split, side by side (chapter 1)."""
+    n = len(class_names)
+    counts = {}
+    for split, labels in (("training", y_train), ("test", y_test)):
+        labels = np.asarray(labels).ravel()
+        if labels.size and (labels.min() < 0 or labels.max() >= n):
+            raise ValueError(f"{split} labels must be in [0, {n}), got "
+                             f"{labels.min()}..{labels.max()}.")
+        counts[split] = np.bincount(labels, minlength=n)
+    fig = Figure(figsize=(max(CHART[0], 0.45 * n + 1.5), CHART[1]), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(n)
+    for k, (split, values) in enumerate(counts.items()):
+        bars = ax.bar(x + (k - 0.5) * 0.4, values, width=0.4, label=split, color=f"C{k}")
+        if n <= 20:
+            ax.bar_label(bars, fontsize="x-small", padding=1)
+    ax.set_xticks(x, [str(c) for c in class_names], rotation=45 if n > 5 else 0,
+                  ha="right" if n > 5 else "center", fontsize="small")
+    ax.set_ylabel("images")
+    ax.set_title(title or "Images per class", fontsize="medium")
+    ax.legend(frameon=False, fontsize="small")
+    return fig

@@ -1,0 +1,12 @@
+"""Looking inside a model (chapters 5 and 7):
+
+* :mod:`~vitsd.inspection.attention` -- the attention scores of every block, read out
+  of a trained model (chapter 7);
+* :mod:`~vitsd.inspection.rollout` -- attention rollout, attention followed through
+  the blocks back to the pixels (chapter 7);
+* :mod:`~vitsd.inspection.budget` -- tokens, parameters and multiply-adds counted by
+  hand, checked against Keras (chapters 2 to 5).
+
+(Named ``inspection`` rather than ``inspect``, so that it never reads as the standard
+library's module.)
+"""
