@@ -1,6 +1,7 @@
 """vitsd.book: the helpers of the book's chapters (run cards, source display, records,
 tables, the runs of chapters 6 and 7)."""
 
+import importlib.util
 import inspect
 import json
 import os
@@ -559,3 +560,32 @@ def test_glue_stores_the_value_for_the_prose_and_is_a_no_op_without_myst_nb(monk
     monkeypatch.delitem(sys.modules, "myst_nb")
     monkeypatch.setattr(builtins, "__import__", no_myst)
     assert book.glue("tokens", 64) is None and len(calls) == 1
+
+
+def test_figures_carry_their_smallest_font_for_the_browser_check(tmp_path):
+    """The PNG a chapter shows records its smallest text (points) and dpi, which
+    tools/browser_check.py turns into CSS pixels on the page."""
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.add_subplot()
+    ax.set_title("title", fontsize=12)
+    ax.tick_params(labelsize=7.5)
+    ax.text(0.5, 0.5, "", fontsize=3)  # empty text is not text a reader sees
+    hidden = fig.add_subplot(2, 2, 4)
+    hidden.set_title("hidden", fontsize=2)
+    hidden.set_visible(False)
+    png = display.figure_png(fig, dpi=120)
+    info = Image.open(io.BytesIO(png)).text
+    assert info["vitsd:dpi"] == "120" and info["vitsd:min_font_pt"] == "7.5"
+    path = tmp_path / "f.png"
+    path.write_bytes(png)
+    spec = importlib.util.spec_from_file_location(
+        "browser_check", Path(__file__).resolve().parents[2] / "tools" / "browser_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    width = Image.open(path).size[0]
+    assert check.figure_text_px(path, width, width) == pytest.approx(7.5 * 120 / 72)

@@ -41,11 +41,40 @@ def setup(dpi: int = 100) -> None:
         return
     from functools import partial
 
-    from IPython.core.pylabtools import print_figure
     from matplotlib.figure import Figure
 
     formatter = shell.display_formatter.formatters["image/png"]
-    formatter.for_type(Figure, partial(print_figure, fmt="png", base64=True, dpi=dpi))
+    formatter.for_type(Figure, partial(figure_png, dpi=dpi, base64=True))
+
+
+def smallest_font_points(fig) -> float | None:
+    """The size, in points, of the smallest visible non-empty text in ``fig``."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()
+             and (t.axes is None or t.axes.get_visible())]
+    return float(min(sizes)) if sizes else None
+
+
+def figure_png(fig, dpi: int = 100, base64: bool = False):
+    """``fig`` as a PNG (tight bounding box, as IPython draws figures), carrying its
+    smallest font size in points and its dpi as PNG text chunks (``vitsd:min_font_pt``,
+    ``vitsd:dpi``): ``tools/browser_check.py`` turns them into the CSS pixels the text
+    takes on the rendered page. Returns bytes, or base64 text for IPython."""
+    import base64 as b64
+    import io
+
+    fig.draw_without_rendering()  # tick labels get their text only when drawn
+    smallest = smallest_font_points(fig)
+    metadata = {"vitsd:dpi": str(dpi)}
+    if smallest is not None:
+        metadata["vitsd:min_font_pt"] = f"{smallest:g}"
+    buffer = io.BytesIO()
+    fig.canvas.print_figure(buffer, format="png", dpi=dpi, bbox_inches="tight",
+                            facecolor="white", metadata=metadata)
+    data = buffer.getvalue()
+    return b64.b64encode(data).decode("ascii") if base64 else data
 
 
 def _ipython():
