@@ -31,7 +31,7 @@ from vitsd.training.compile import compile_model
 from vitsd.training.fast import accelerator, fast_config
 from vitsd.training.recipes import recipe
 from vitsd.training.records import environment
-from vitsd.training.runner import input_pipeline, uses_input_pipeline
+from vitsd.training.runner import execution_mode, input_pipeline, uses_input_pipeline
 
 
 class _BatchClock(keras.callbacks.Callback):
@@ -69,7 +69,9 @@ def train_throughput(name, config, steps, warmup, repeats, reference_way):
                   shuffle=True, callbacks=[clock])
     ends = clock.ends[warmup - 1:]
     blocks = [ends[(i + 1) * steps] - ends[i * steps] for i in range(repeats)]
-    return config.batch_size * steps / statistics.median(blocks)
+    # What Keras applied, not what was asked: it drops jit_compile=True silently under
+    # TensorFlow's op determinism or for a layer without XLA support.
+    return config.batch_size * steps / statistics.median(blocks), execution_mode(model, config)
 
 
 def main(argv=None):
@@ -95,16 +97,22 @@ def main(argv=None):
           f"{env['keras']} | {env['device']} | accelerator: {accelerator() or 'none'}")
     print(f"# recipe {args.recipe}, batch {base.batch_size}; reference way: augment="
           f"{reference.augment}; fast path: augment={fast.augment}, "
-          f"precision={fast.precision}, jit_compile={fast.jit_compile}; median of "
+          f"precision={fast.precision}, jit_compile requested={fast.jit_compile}; median of "
           f"{args.repeats} x {args.steps} steps after {args.warmup} warmup steps")
     print(f"{'model':8} {'reference img/s':>16} {'fast img/s':>12} {'ratio':>7}")
     results = []
     for name in args.models:
-        ref = train_throughput(name, reference, args.steps, args.warmup, args.repeats, True)
-        quick = train_throughput(name, fast, args.steps, args.warmup, args.repeats, False)
+        ref, ref_mode = train_throughput(name, reference, args.steps, args.warmup,
+                                         args.repeats, True)
+        quick, fast_mode = train_throughput(name, fast, args.steps, args.warmup, args.repeats,
+                                            False)
         results.append({"model": name, "reference_images_per_second": ref,
-                        "fast_images_per_second": quick, "ratio": quick / ref})
-        print(f"{name:8} {ref:>16.1f} {quick:>12.1f} {quick / ref:>6.2f}x", flush=True)
+                        "fast_images_per_second": quick, "ratio": quick / ref,
+                        "reference_execution": ref_mode, "fast_execution": fast_mode})
+        print(f"{name:8} {ref:>16.1f} {quick:>12.1f} {quick / ref:>6.2f}x   XLA applied: "
+              f"reference {ref_mode['jit_compile']}, fast {fast_mode['jit_compile']}"
+              + (f" ({fast_mode['jit_compile_note']})" if fast_mode["jit_compile_note"] else ""),
+              flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"environment": env, "recipe": args.recipe, "args": vars(args),

@@ -257,3 +257,33 @@ def test_on_jax_the_reference_augmentation_runs_in_the_input_pipeline():
     else:
         assert config.augment == "reference" and "augmentation" in layer_names
     assert backend_defaults(config.replace(augment="strong")).augment == "strong"
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's op determinism")
+def test_the_record_says_when_keras_drops_xla():
+    """Keras silently compiles without XLA under TensorFlow's op determinism: the run
+    record's execution block says what applied, not what was asked."""
+    import tensorflow as tf
+
+    from vitsd.models import build_named
+    from vitsd.training.compile import compile_model
+    from vitsd.training.runner import execution_mode
+
+    tf.config.experimental.enable_op_determinism()  # as train() does for its runs
+    asked = Config(**TINY, jit_compile=True)
+    net = build_named("vit", asked)
+    compile_model(net, asked, steps_per_epoch=10)
+    assert execution_mode(net, asked) == {
+        "op_determinism": True, "jit_compile_requested": True, "jit_compile": False,
+        "jit_compile_note": "TensorFlow op determinism is on"}
+    plain = Config(**TINY)
+    compile_model(net, plain, steps_per_epoch=10)
+    assert execution_mode(net, plain)["jit_compile_note"] is None
+
+
+def test_a_finished_record_says_how_it_ran(finished_run):
+    _, record = finished_run
+    mode = record["execution"]
+    assert mode["jit_compile_requested"] is False and mode["jit_compile"] is False
+    if keras.backend.backend() == "tensorflow":
+        assert mode["op_determinism"] is True

@@ -74,7 +74,8 @@ def backend_defaults(config: Config) -> Config:
 def execution_mode(net: keras.Model, config: Config) -> dict:
     """How a compiled model's steps run, as Keras resolved it (part of the run record).
 
-    ``op_determinism``: TensorFlow's op determinism (which :func:`train` turns on) --
+    ``op_determinism``: TensorFlow's op determinism (which :func:`train` turns on unless
+    the config asks for XLA) --
     ``None`` on other backends. ``jit_compile``: whether Keras compiles the steps with
     XLA (``jax.jit`` on JAX). Keras silently turns a requested ``jit_compile=True``
     off when TensorFlow's op determinism is on, or when a layer does not support XLA;
@@ -182,7 +183,10 @@ def train(
         return previous
 
     keras.utils.set_random_seed(config.seed)
-    if keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow" and not config.jit_compile:
+        # Op determinism makes a run repeatable; Keras turns XLA off under it, so a run
+        # that asks for XLA (the fast path on a GPU) trades repeatability for speed.
+        # Once on, it stays on for the process: the run record says what applied.
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
