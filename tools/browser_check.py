@@ -29,6 +29,7 @@ import base64
 import contextlib
 import functools
 import http.server
+import io
 import json
 import shutil
 import sys
@@ -156,18 +157,31 @@ def figure_text_px(png: Path, rendered: float, natural: int):
     return points * dpi / 72 * rendered / natural
 
 
-def set_width(driver, width: int) -> None:
+def set_width(driver, width: int, height: int = 900) -> None:
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
 
 
-def screenshot(driver, path: Path) -> None:
+def screenshot(driver, path: Path, width: int, tile: int = 8000) -> None:
+    """The whole page: the viewport made ``tile`` px tall, scrolled tile by tile, each
+    viewport captured and stitched (Chromium's own capture beyond the viewport shifts
+    the layout of tall pages)."""
+    from PIL import Image
+
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    width = driver.execute_script("return document.documentElement.clientWidth")
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 30000), "scale": 1}})
-    path.write_bytes(base64.b64decode(shot["data"]))
+    view = min(tile, height)
+    set_width(driver, width, view)
+    page = Image.new("RGB", (width, height), "white")
+    top = 0
+    while top < height:
+        driver.execute_script(f"window.scrollTo(0, {top})")
+        actual = driver.execute_script("return window.scrollY")
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        with Image.open(io.BytesIO(base64.b64decode(shot["data"]))) as image:
+            page.paste(image.convert("RGB"), (0, int(actual)))
+        top = int(actual) + view
+    page.save(path)
+    set_width(driver, width)
 
 
 def pages(html: Path) -> list:
@@ -188,7 +202,7 @@ def check(html: Path, shots: Path, widths=(1280, 390)) -> list:
                     driver.execute_script("return document.fonts.ready")
                     found = driver.execute_script(MEASURE)
                     name = f"{Path(page).stem}@{width}"
-                    screenshot(driver, shots / f"{name}.png")
+                    screenshot(driver, shots / f"{name}.png", width)
                     for p in found["problems"]:
                         problems.append(f"{name}: {p['kind']}: {p['tag']} at {p['where']} "
                                         f"({p['detail']})")
