@@ -7,6 +7,7 @@ still resolve, through ``vitsd.__getattr__``, without a shim file at the old pat
 """
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,8 @@ def test_any_module_that_registers_layers_can_be_imported_first():
                 "print(all(keras.saving.get_registered_object('vitsd>' + n) is not None "
                 "for n in ('ShiftedPatchTokenization', 'TransformerBlock', 'Resize', "
                 "'WarmUpCosine', 'ConvStem', 'ClassToken')))")
+        # Keras' NumPy backend: the import order is what is tested, and TensorFlow's
+        # start-up would cost ~10 s a process (one per module).
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             cwd=ROOT)
+                             cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "numpy"})
         assert out.returncode == 0 and out.stdout.strip() == "True", (name, out.stderr[-800:])
