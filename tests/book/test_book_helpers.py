@@ -589,3 +589,15 @@ def test_figures_carry_their_smallest_font_for_the_browser_check(tmp_path):
     spec.loader.exec_module(check)
     width = Image.open(path).size[0]
     assert check.figure_text_px(path, width, width) == pytest.approx(7.5 * 120 / 72)
+
+
+def test_one_per_class_picks_distinct_classes_in_first_seen_order():
+    labels = np.array([3, 3, 3, 1, 3, 0, 1, 2, 0])
+    np.testing.assert_array_equal(book.one_per_class(labels, 3), [0, 3, 5])
+    picked = book.one_per_class(labels, 4)
+    assert len(set(labels[picked])) == 4
+    sorted_by_class = np.repeat(np.arange(10), 50)  # the CIFAR-10 JPEG archive's order
+    np.testing.assert_array_equal(sorted_by_class[book.one_per_class(sorted_by_class, 8)],
+                                  np.arange(8))
+    with pytest.raises(ValueError, match="count"):
+        book.one_per_class(labels, 5)

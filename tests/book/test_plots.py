@@ -226,6 +226,23 @@ def test_plot_attention_matrices():
     clims = {ax.images[0].get_clim() for ax in axes}
     assert clims == {(min(a.min(), b.min()), max(a.max(), b.max()))}
     assert len(image_axes(plots.plot_attention_matrices(np.stack([a, b, a]), list("xyz")))) == 3
+    # Per panel: each its own colour bar and range, so a near-uniform panel beside an
+    # outlier still shows its (masked) diagonal.
+    c = np.full((6, 6), 0.2) - 0.2 * np.eye(6)
+    c[0, 1] = 0.9
+    d = np.full((6, 6), 1 / 6) + 0.01 * rng.random((6, 6))
+    np.fill_diagonal(d, 0.0)
+    per = plots.plot_attention_matrices([c, d], ["outlier", "uniform"], scale="per_panel",
+                                        mark_diagonal=True)
+    axes = image_axes(per)
+    assert len(per.axes) == 4  # two heatmaps, two colour bars
+    assert axes[1].images[0].get_clim() == (d.min(), d.max())
+    assert axes[0].images[0].get_clim() == (c.min(), c.max())
+    marks = axes[1].lines[0].get_xydata()
+    np.testing.assert_array_equal(marks, np.stack([np.arange(6), np.arange(6)], axis=1))
+    with pytest.raises(ValueError, match="scale"):
+        plots.plot_attention_matrices([a], scale="log")
+    render(per)
     with pytest.raises(ValueError, match="titles"):
         plots.plot_attention_matrices([a, b], ["one"])
     with pytest.raises(ValueError, match="matrices"):

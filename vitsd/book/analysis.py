@@ -174,6 +174,21 @@ def results_rows(records) -> list:
     return rows
 
 
+def one_per_class(labels, count: int):
+    """Indices of the first image of each of the first ``count`` classes that occur in
+    ``labels`` (in the order they first occur): a demonstration batch whose captions
+    differ (chapter 8's mixing and augmentation figures), where ``x[:count]`` of a
+    dataset sorted by class would be one class only."""
+    import numpy as np
+
+    labels = np.asarray(labels).reshape(-1)
+    _, first = np.unique(labels, return_index=True)
+    if count < 1 or count > len(first):
+        raise ValueError(f"count must be between 1 and the {len(first)} classes present, "
+                         f"got {count!r}.")
+    return np.sort(first)[:count]
+
+
 def pick_examples(predicted, actual, per_kind: int = 4) -> tuple:
     """Indices of up to ``per_kind`` images a model gets right and up to ``per_kind`` it
     gets wrong (chapter 7), each from a different class where possible, in class order:

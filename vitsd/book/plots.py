@@ -373,12 +373,20 @@ def plot_shifted_views(
 
 
 # ------------------------------------------- chapter 4: locality self-attention
-def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis") -> Figure:
-    """Heatmaps of ``(N, N)`` attention matrices side by side, one shared colour bar.
+def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis",
+                            scale: str = "shared", mark_diagonal: bool = False) -> Figure:
+    """Heatmaps of ``(N, N)`` attention matrices side by side.
 
     Rows are query tokens, columns key tokens (chapter 4). ``matrices`` is a sequence of
     2-D arrays or one array ``(k, N, N)`` (a single ``(N, N)`` matrix also works).
+    ``scale="shared"``: one colour bar for all panels (their values compare directly);
+    ``"per_panel"``: each panel its own colour bar, from its own minimum to maximum, so
+    that a panel whose weights are all near 1/N still shows its structure -- and a
+    zero diagonal stands out -- when another panel holds a large outlier.
+    ``mark_diagonal`` outlines the diagonal cells (a token attending to itself).
     """
+    if scale not in ("shared", "per_panel"):
+        raise ValueError(f"scale must be 'shared' or 'per_panel', got {scale!r}.")
     if isinstance(matrices, (list, tuple)):
         mats = [np.asarray(m, dtype=np.float64) for m in matrices]
     else:
@@ -392,19 +400,32 @@ def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis") -> Fig
     titles = [None] * len(mats) if titles is None else list(titles)
     if len(titles) != len(mats):
         raise ValueError(f"titles must have one entry per matrix ({len(mats)}), got {len(titles)}.")
-    vmin = min(float(np.nanmin(m)) for m in mats)
-    vmax = max(float(np.nanmax(m)) for m in mats)
-    if vmax <= vmin:
-        vmax = vmin + 1.0
-    fig = Figure(figsize=(3.4 * len(mats) + 0.9, 3.6), layout="constrained")
+
+    def limits(group):
+        low = min(float(np.nanmin(m)) for m in group)
+        high = max(float(np.nanmax(m)) for m in group)
+        return (low, high) if high > low else (low, low + 1.0)
+
+    shared = limits(mats)
+    fig = Figure(figsize=(3.4 * len(mats) + (0.9 if scale == "shared" else 0.6 * len(mats)),
+                          3.6), layout="constrained")
     axes = fig.subplots(1, len(mats), squeeze=False).ravel()
     for ax, m, title in zip(axes, mats, titles):
+        vmin, vmax = shared if scale == "shared" else limits([m])
         image = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if mark_diagonal:
+            n = min(m.shape)
+            ax.plot(np.arange(n), np.arange(n), linestyle="none", marker="s",
+                    markersize=max(2.0, 140.0 / n), markerfacecolor="none",
+                    markeredgecolor="red", markeredgewidth=0.8)
         ax.set_xlabel("key token")
         ax.set_ylabel("query token")
         if title is not None:
             ax.set_title(str(title), fontsize="medium")
-    fig.colorbar(image, ax=list(axes), shrink=0.85, label="attention weight")
+        if scale == "per_panel":
+            fig.colorbar(image, ax=ax, shrink=0.85, label="attention weight")
+    if scale == "shared":
+        fig.colorbar(image, ax=list(axes), shrink=0.85, label="attention weight")
     return fig
 
 
