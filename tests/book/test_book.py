@@ -191,11 +191,13 @@ def test_the_source_the_chapters_show_is_the_current_source():
     shown, stale = 0, []
     for path in CHAPTERS:
         for cell in _code_cells(nbformat.read(path, as_version=4)):
-            match = re.search(r"^book\.show_source\(([\w.]+)\)$", cell.source, re.M)
+            match = re.search(r"^book\.show_source\(([\w.]+)(?:, docstring=(True|False))?\)$",
+                              cell.source, re.M)
             if not match:
                 continue
             shown += 1
-            current = repr(book.show_source(_resolve(match.group(1), cell.source)))
+            current = repr(book.show_source(_resolve(match.group(1), cell.source),
+                                            docstring=match.group(2) != "False"))
             output = cell.outputs[0]["data"]["text/plain"]
             if output.rstrip() != current.rstrip():
                 stale.append(f"{path.stem}: {match.group(1)}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import vitsd
 from vitsd import book
 from vitsd.book import display
 from vitsd.book import runs as book_runs
@@ -601,3 +602,28 @@ def test_one_per_class_picks_distinct_classes_in_first_seen_order():
                                   np.arange(8))
     with pytest.raises(ValueError, match="count"):
         book.one_per_class(labels, 5)
+
+
+def test_show_source_can_leave_out_the_docstring_and_keeps_line_numbers_true():
+    import re
+
+    from vitsd.layers.lsa import LocalitySelfAttention
+
+    method = LocalitySelfAttention  # a class: its docstring follows the class line
+    full = book.show_source(method)
+    short = book.show_source(method, docstring=False)
+    doc = inspect.getdoc(method)
+    assert doc and doc.splitlines()[0] in full.code and doc.splitlines()[0] not in short.code
+    start, end = map(int, re.search(r"lines (\d+)-(\d+)", full.location).groups())
+    first, last = map(int, re.search(r"docstring, lines (\d+)-(\d+)", short.location).groups())
+    file_lines = Path(inspect.getsourcefile(method)).read_text().splitlines()
+    # What is shown is the file's lines start..end minus first..last, verbatim.
+    expected = file_lines[start - 1:first - 1] + file_lines[last:end]
+    assert short.code.splitlines() == expected
+    assert full.url == (f"https://github.com/vitsd/vitsd/blob/v{vitsd.__version__}/"
+                        f"vitsd/layers/lsa.py#L{start}-L{end}")
+    assert f'href="{full.url}"' in full._repr_html_()
+    # An object without a docstring is shown whole, and says nothing about one.
+    def plain():
+        return 1
+    assert "docstring" not in book.show_source(plain, docstring=False).location

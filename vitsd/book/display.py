@@ -340,18 +340,22 @@ def _run_summary(record: Mapping) -> dict:
 
 # ----------------------------------------------------------------------- source
 class Source:
-    """Syntax-highlighted source of a Python object, with where it comes from."""
+    """Syntax-highlighted source of a Python object, with where it comes from (and, when
+    ``url`` is given, a link to the whole file at the book's release)."""
 
-    def __init__(self, code: str, location: str, language: str = "python"):
+    def __init__(self, code: str, location: str, language: str = "python", url=None):
         from IPython.display import Code
 
         self.code = code
         self.location = location
+        self.url = url
         self._display = Code(code, language=language)
 
     def _repr_html_(self):
-        return (f'<p class="vitsd-source"><code>{html.escape(self.location)}</code></p>'
-                + self._display._repr_html_())
+        where = f"<code>{html.escape(self.location)}</code>"
+        if self.url:
+            where = f'<a href="{html.escape(self.url)}">{where}</a>'
+        return f'<p class="vitsd-source">{where}</p>' + self._display._repr_html_()
 
     def _repr_latex_(self):
         return self._display._repr_latex_()
@@ -360,10 +364,19 @@ class Source:
         return f"# {self.location}\n{self.code}"
 
 
-def show_source(obj) -> Source:
+#: The repository whose files the source displays link to, at the release's tag.
+SOURCE_URL = "https://github.com/vitsd/vitsd/blob/{tag}/{path}#L{start}-L{end}"
+
+
+def show_source(obj, docstring: bool = True) -> Source:
     """The real source of a vitsd class, function or method (:func:`inspect.getsource`),
     syntax-highlighted, headed by its file and line numbers (``vitsd/layers/spt.py, lines
-    58-124``). Display it as a cell's result."""
+    58-124``), linked to that file at the release. Display it as a cell's result.
+
+    Show a method (``show_source(LocalitySelfAttention.call)``) rather than a whole
+    class to show the lines that matter; ``docstring=False`` leaves out the object's
+    docstring (the prose around the display says it), keeping the line numbers true.
+    """
     try:
         lines, start = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj)).resolve()
@@ -375,7 +388,34 @@ def show_source(obj) -> Source:
     except ValueError:
         shown = path.name
     end = start + len(lines) - 1
-    return Source("".join(lines), f"{shown}, lines {start}-{end}")
+    code = "".join(lines)
+    location = f"{shown}, lines {start}-{end}"
+    if not docstring:
+        code, removed = _without_docstring(lines)
+        if removed:
+            location += f" (docstring, lines {removed[0] + start}-{removed[1] + start}, left out)"
+    from vitsd import __version__
+
+    url = SOURCE_URL.format(tag=f"v{__version__}", path=shown, start=start, end=end)
+    return Source(code, location, url=url)
+
+
+def _without_docstring(lines):
+    """``lines`` (a def or class) without its docstring: ``(code, (first, last))`` with
+    the 0-based offsets of the removed lines, or ``(code, None)`` when it has none."""
+    import ast
+    import textwrap
+
+    source = "".join(lines)
+    tree = ast.parse(textwrap.dedent(source))
+    node = tree.body[0]
+    body = getattr(node, "body", [])
+    if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)):
+        return source, None
+    first, last = body[0].lineno - 1, body[0].end_lineno - 1
+    kept = lines[:first] + lines[last + 1:]
+    return "".join(kept), (first, last)
 
 
 #: Key of the output metadata under which :func:`record` stores its values.
