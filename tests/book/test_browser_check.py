@@ -15,7 +15,8 @@ browser_check = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(browser_check)
 
 HAVE_BROWSER = bool(browser_check.find(browser_check.CHROMIUM)
-                    and browser_check.find(browser_check.DRIVER))
+                    and browser_check.find(browser_check.DRIVER)
+                    and importlib.util.find_spec("selenium"))
 
 PAGE = """<!doctype html><html><head><style>
 article.bd-article {{ width: 600px; margin: 0 auto; }}
@@ -45,8 +46,10 @@ def _site(tmp_path, body):
 def _check(html, tmp_path, widths=(1280,)):
     if not HAVE_BROWSER:
         if os.environ.get("CI"):
-            pytest.fail("Chromium and chromium-driver must be installed in CI (.ci/run does it)")
-        pytest.skip("no Chromium here (apt-get install chromium chromium-driver)")
+            pytest.fail("Chromium, chromium-driver and selenium must be installed in CI "
+                        "(.ci/run and requirements.txt do it)")
+        pytest.skip("no Chromium here (apt-get install chromium chromium-driver; "
+                    "pip install selenium)")
     return browser_check.check(html, tmp_path / "shots", widths)
 
 
