@@ -2,6 +2,8 @@
 
 * :mod:`~vitsd.inspection.attention` -- the attention scores of every block, read out
   of a trained model (chapter 7);
+* :mod:`~vitsd.inspection.temperature` -- LSA's learned temperatures, beside the value
+  AdamW's weight decay alone would give them (chapter 7);
 * :mod:`~vitsd.inspection.rollout` -- attention rollout, attention followed through
   the blocks back to the pixels (chapter 7);
 * :mod:`~vitsd.inspection.budget` -- tokens, parameters and multiply-adds counted by

@@ -2,7 +2,8 @@
 
 :func:`attention_scores` replays a model's forward pass block by block and collects
 every block's attention probabilities; :func:`attention_maps` turns them into one
-per-image heat map with attention rollout (:mod:`vitsd.inspection.rollout`).
+per-image heat map with attention rollout (:mod:`vitsd.inspection.rollout`);
+:func:`self_attention_share` measures, per block, the attention a token pays itself.
 """
 
 from __future__ import annotations
@@ -55,6 +56,25 @@ def attention_maps(model: keras.Model, images, residual: float = 0.5) -> np.ndar
         flat = attention_rollout(scores, residual=residual)
     grid = int(round(np.sqrt(flat.shape[-1])))
     return rollout_grid(flat, grid)
+
+
+def self_attention_share(scores) -> list:
+    """How much attention each token pays itself, per block (chapter 7): the mean over
+    images, heads and query tokens of the diagonal weight ``p[i, i]``, beside ``1/N``,
+    what a token would pay itself attending uniformly to all ``N`` tokens. LSA masks the
+    diagonal, so its blocks give exactly 0; a plain block above ``1/N`` favours itself.
+
+    ``scores``: :func:`attention_scores`' list of ``(batch, heads, N, N)`` arrays.
+    Returns one ``{"block", "self", "uniform", "ratio"}`` per block.
+    """
+    rows = []
+    for i, probabilities in enumerate(scores):
+        p = np.asarray(probabilities, dtype=np.float64)
+        n = p.shape[-1]
+        diagonal = np.diagonal(p, axis1=-2, axis2=-1)
+        share = float(diagonal.mean())
+        rows.append({"block": i, "self": share, "uniform": 1.0 / n, "ratio": share * n})
+    return rows
 
 
 def _has_class_token(model: keras.Model) -> bool:
