@@ -2,8 +2,7 @@
 
 :func:`attention_scores` replays a model's forward pass block by block and collects
 every block's attention probabilities; :func:`attention_maps` turns them into one
-per-image heat map with attention rollout (:mod:`vitsd.inspection.rollout`);
-:func:`self_attention_share` measures, per block, the attention a token pays itself.
+per-image heat map with attention rollout (:mod:`vitsd.inspection.rollout`).
 """
 
 from __future__ import annotations
