@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import functools
-import http.server
 import io
 import json
 import shutil
 import sys
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localserver import serve  # noqa: E402
+
 MIN_TEXT_PX = 9.0
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 DRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
@@ -126,22 +125,6 @@ def start_browser():
                  "--disable-dev-shm-usage"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(driver), options=options)
-
-
-@contextlib.contextmanager
-def serve(folder: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
 
 
 def figure_text_px(png: Path, rendered: float, natural: int):

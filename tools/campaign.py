@@ -163,16 +163,24 @@ def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2)
               f"({time.time() - start:.0f} s this session)", flush=True)
 
 
+def _record(run_dir: Path):
+    """The run record in ``run_dir`` (with a ``status``), or None when there is none."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    record.setdefault("status", "running")
+    return record
+
+
 def snapshot_all(campaign, runs_dir: Path, results_dir: Path, only=None) -> list:
     """Copy each unfinished run with at least one finished epoch into the results."""
     saved = []
     for entry in _selected(campaign, only):
         run_dir = runs_dir / entry["name"]
         path = run_dir / "run.json"
-        if not path.is_file():
-            continue
-        record = json.loads(path.read_text())
-        if record.get("status") == "complete" or not record.get("epochs_completed"):
+        record = _record(run_dir)
+        if not record or record["status"] == "complete" or not record.get("epochs_completed"):
             continue
         target = _snapshot_dir(results_dir, campaign, entry["name"])
         tmp = target.with_name(target.name + ".tmp")
@@ -197,11 +205,8 @@ def publish_all(campaign, runs_dir: Path, results_dir: Path, only=None,
     done = []
     for entry in _selected(campaign, only):
         run_dir = runs_dir / entry["name"]
-        record_path = run_dir / "run.json"
-        if not record_path.is_file():
-            continue
-        record = json.loads(record_path.read_text())
-        if record.get("status") != "complete":
+        record = _record(run_dir)
+        if not record or record["status"] != "complete":
             continue
         extra = {"campaign": {"name": entry["name"], "preset": PRESET, "seed": entry["seed"],
                               "training_fraction": entry["fraction"],

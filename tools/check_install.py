@@ -29,9 +29,6 @@ not on this machine (no ``../shared/data``), that step says so and is skipped.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
-import http.server
 import json
 import os
 import shutil
@@ -39,12 +36,14 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localserver import serve  # noqa: E402
+
 CHAPTER = "07_looking_inside.ipynb"
 
 
@@ -133,23 +132,8 @@ def fresh_venv(where: Path, wheel: Path) -> Path:
 
 
 # ------------------------------------------------------ 3. published runs
-@contextlib.contextmanager
-def serve(folder: Path):
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests = []
-
-    def log_message(self, fmt, *args):
-        _QuietHandler.requests.append(self.path)
+#: The paths the local server was asked for (chapter 7 must download the models).
+REQUESTS: list = []
 
 
 LOAD_EVERY_RUN = r"""
@@ -247,7 +231,7 @@ def check_chapter(python: Path, work: Path, url: str, env: dict) -> dict:
         return {"skipped": dataset}
     run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", "vitsd-installed"],
         env=env)
-    _QuietHandler.requests.clear()
+    REQUESTS.clear()
     executed = folder / "executed.ipynb"
     start = time.perf_counter()
     run([str(python), "-m", "papermill", "--kernel", "vitsd-installed", "--cwd", str(folder),
@@ -268,10 +252,10 @@ def check_chapter(python: Path, work: Path, url: str, env: dict) -> dict:
              "rollout maps and more)")
     if "Epoch 1/" in text:
         fail("chapter 7 trained instead of loading the published runs")
-    weights = [p for p in _QuietHandler.requests if p.endswith(".weights.h5")]
+    weights = [p for p in REQUESTS if p.endswith(".weights.h5")]
     if len(weights) < 2:
         fail(f"chapter 7 did not download the published models (requests: "
-             f"{_QuietHandler.requests})")
+             f"{REQUESTS})")
     return {"dataset": dataset, "figures": figures, "seconds": round(seconds, 1),
             "downloaded": sorted(set(weights))}
 
@@ -305,7 +289,7 @@ def main(argv=None) -> int:
                if k not in ("VITSD_DATA", "PYTHONPATH", "VIRTUAL_ENV")}
         env.update(KERAS_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg",
                    PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")
-        with serve(ROOT / "results") as url:
+        with serve(ROOT / "results", REQUESTS) as url:
             report = check_published(python, outside, url, env)
             scored = {k: v for k, v in report["runs"].items() if "top1" in v}
             say(f"loaded all {len(report['runs'])} published runs from {url} into "
