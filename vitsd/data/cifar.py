@@ -123,11 +123,6 @@ _CIFAR["cifar100-coarse"] = {
 }
 
 
-def _keras_cache_dir(cache_dir=None):
-    """The Keras cache directory: ``cache_dir``, ``$KERAS_HOME`` or ``~/.keras``."""
-    return keras_cache_dir(cache_dir)
-
-
 def _cifar_candidates(spec, base):
     """Where an extracted copy and the archive may lie, most likely first."""
     target, inner = spec["target"], spec["inner"]
@@ -240,7 +235,7 @@ def _complete(folder, spec):
 
 def _load_cifar(name, cache_dir):
     spec = _CIFAR[name]
-    base = _keras_cache_dir(cache_dir)
+    base = keras_cache_dir(cache_dir)
     extracted, archives = _cifar_candidates(spec, base)
     folder = next((d for d in extracted if _complete(d, spec)), None)
     archive = next((a for a in archives if os.path.isfile(a)), None)
