@@ -30,6 +30,7 @@ import io
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +125,13 @@ def start_browser():
                  "--disable-component-update", "--disable-sync", "--hide-scrollbars",
                  "--disable-dev-shm-usage"):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    # Offline and deterministic: nothing from the internet (MathJax, badges from a CDN)
+    # is waited for -- the book is served from 127.0.0.1 over plain http.
+    browser.set_page_load_timeout(120)
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["https://*"]})
+    return browser
 
 
 def figure_text_px(png: Path, rendered: float, natural: int):
@@ -154,15 +161,20 @@ def screenshot(driver, path: Path, width: int, tile: int = 8000) -> None:
     height = driver.execute_script("return document.documentElement.scrollHeight")
     view = min(tile, height)
     set_width(driver, width, view)
+    # A taller viewport can change the page's height (the layout uses vh units): measure
+    # again, and stop once scrolling no longer advances.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
     page = Image.new("RGB", (width, height), "white")
-    top = 0
+    top, last = 0, -1
     while top < height:
         driver.execute_script(f"window.scrollTo(0, {top})")
-        actual = driver.execute_script("return window.scrollY")
+        actual = int(driver.execute_script("return window.scrollY"))
+        if actual <= last:
+            break
         shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
         with Image.open(io.BytesIO(base64.b64decode(shot["data"]))) as image:
-            page.paste(image.convert("RGB"), (0, int(actual)))
-        top = int(actual) + view
+            page.paste(image.convert("RGB"), (0, actual))
+        last, top = actual, actual + view
     page.save(path)
     set_width(driver, width)
 
@@ -180,6 +192,7 @@ def check(html: Path, shots: Path, widths=(1280, 390)) -> list:
         with serve(html) as url:
             for page in pages(html):
                 for width in widths:
+                    started = time.monotonic()
                     set_width(driver, width)
                     driver.get(url + page)
                     driver.execute_script("return document.fonts.ready")
@@ -200,6 +213,8 @@ def check(html: Path, shots: Path, widths=(1280, 390)) -> list:
                         elif px < MIN_TEXT_PX:
                             problems.append(f"{name}: figure text {px:.1f} px < {MIN_TEXT_PX:g} "
                                             f"px: {local.name} at {img['where']}")
+                    print(f"  {name}: {time.monotonic() - started:.0f} s", file=sys.stderr,
+                          flush=True)
     finally:
         driver.quit()
     return problems

@@ -66,7 +66,7 @@ OFFLINE = {
     "TRAIN": False,
 }
 
-#: The committed build (``--real``): the CIFAR-10 photos and the CPU-sized ViT whose
+#: The committed build (``--real``): CIFAR-100 and the CPU-sized ViT whose
 #: runs are published under results/ (chapters 6 and 7 load them: TRAIN stays False).
 #: These are the chapters' own defaults (vitsd.book.DEFAULTS), less the runs folder.
 def _real() -> dict:
@@ -325,7 +325,7 @@ def parse_args(argv=None):
     )
     p.add_argument("--real", action="store_true",
                    help="the committed build: " + " ".join(
-                       f"{k}={v!r}" for k, v in REAL.items()) + " (the CIFAR-10 JPEG archive "
+                       f"{k}={v!r}" for k, v in REAL.items()) + " (CIFAR-100 "
                        "and the published runs; chapter 8: " + json.dumps(REAL_CHAPTERS) + ")")
     p.add_argument("--chapters", nargs="+", metavar="N",
                    help="chapters to execute (numbers like 6 or names like 06_training); "

@@ -160,18 +160,18 @@ def fetch(dataset: str, filename: str, *, results_dir=None, base_url: str | None
     return Path(path)
 
 
-def load_record(run: str, dataset: str = "cifar10-jpeg", **where) -> dict:
+def load_record(run: str, dataset: str = "cifar100", **where) -> dict:
     """The run record of a published run (``run``: its name, e.g. ``"cpu-sl-vit-s1"``)."""
     return json.loads(fetch(dataset, f"{run}.json", **where).read_text())
 
 
-def load_records(dataset: str = "cifar10-jpeg", **where) -> dict:
+def load_records(dataset: str = "cifar100", **where) -> dict:
     """``{name: record}`` of every run published for ``dataset``."""
     names = published_runs(dataset, where.get("manifest_path"))
     return {name: load_record(name, dataset, **where) for name in names}
 
 
-def load_model(run: str, dataset: str = "cifar10-jpeg", **where):
+def load_model(run: str, dataset: str = "cifar100", **where):
     """The trained model of a published run: built from its record's config, with its
     published (float16) weights loaded into float32 variables. Returns
     ``(model, record)``."""
