@@ -32,7 +32,8 @@ finished run is never retrained. ``publish`` writes each finished run's record a
 weights (float16) to ``results/<dataset>/`` and their SHA-256 to
 ``vitsd/sharing/published.json`` (see :mod:`vitsd.sharing.published`). A session of the
 machines that run the campaign can end at any time and take its ``runs/`` folder with it:
-``snapshot`` copies each unfinished run (record, last and best weights) to
+``snapshot`` copies each unfinished run (record, last weights, best weights where
+they differ) to
 ``results/<dataset>/in-progress/<name>/``, to be committed; ``train`` starts an
 unfinished run from its snapshot when its folder is missing, and ``publish`` removes
 the snapshot of a run it publishes.
@@ -139,6 +140,14 @@ def _snapshot_dir(results_dir: Path, campaign, name: str) -> Path:
     return Path(results_dir) / campaign["dataset"] / SNAPSHOTS / name
 
 
+def restore(snapshot: Path, out: Path) -> None:
+    """Make the run folder ``out`` from its snapshot (see :func:`snapshot_all`)."""
+    shutil.copytree(snapshot, out)
+    (out / "record.partial").rename(out / "run.json")
+    if not (out / "best.weights.h5").exists() and (out / "last.weights.h5").exists():
+        shutil.copy2(out / "last.weights.h5", out / "best.weights.h5")
+
+
 def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2) -> None:
     from vitsd.data import load_dataset, training_fraction
     from vitsd.training.runner import train
@@ -151,8 +160,7 @@ def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2)
         out = runs_dir / entry["name"]
         snapshot = _snapshot_dir(results_dir, campaign, entry["name"])
         if not out.exists() and snapshot.is_dir():
-            shutil.copytree(snapshot, out)
-            (out / "record.partial").rename(out / "run.json")
+            restore(snapshot, out)
             print(f"   {entry['name']}: starting from its snapshot in {snapshot}", flush=True)
         print(f"== {entry['name']}: {entry['model']}, seed {entry['seed']}, "
               f"{len(subset.y_train)} training images, {config.epochs} epochs -> {out}",
@@ -188,7 +196,12 @@ def snapshot_all(campaign, runs_dir: Path, results_dir: Path, only=None) -> list
         tmp.mkdir(parents=True)
         # The record last: it names the epoch the weights belong to (train commits the
         # weights first), so a copy taken mid-epoch is still consistent.
-        for fname in ("last.weights.h5", "best.weights.h5"):
+        # When the last epoch is also the best one, both files hold the same weights
+        # (written after the same epoch): the snapshot keeps one, restoring makes two.
+        names = ["last.weights.h5"]
+        if record.get("best_epoch") != record["epochs_completed"]:
+            names.append("best.weights.h5")
+        for fname in names:
             if (run_dir / fname).is_file():
                 shutil.copy2(run_dir / fname, tmp / fname)
         shutil.copy2(path, tmp / "record.partial")  # not .json: no reader takes it for a result

@@ -182,3 +182,34 @@ def test_a_snapshot_of_an_unfinished_run_restores_it(tmp_path):
     assert collect_records(results) == {}
     rows = campaign.status(spec, tmp_path / "new-session-runs", results)
     assert any("cpu-vit-s1" in r and "3/25" in r and "(snapshot)" in r for r in rows)
+
+
+def test_a_snapshot_keeps_one_file_when_the_last_epoch_is_the_best(tmp_path):
+    """The best weights are only copied when they differ from the last ones; restoring
+    such a snapshot makes the best file from the last one."""
+    campaign = _campaign()
+    spec = campaign.CAMPAIGNS["cifar100"]
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    run = runs / "cpu-vit-s1"
+    run.mkdir(parents=True)
+    record = {"status": "running", "epochs_completed": 4, "best_epoch": 4,
+              "config": {"epochs": 25}, "history": {"epoch_seconds": [60.0] * 4}}
+    (run / "run.json").write_text(json.dumps(record))
+    (run / "last.weights.h5").write_bytes(b"epoch 4")
+    (run / "best.weights.h5").write_bytes(b"epoch 4")
+    assert campaign.snapshot_all(spec, runs, results) == ["cpu-vit-s1 after epoch 4"]
+    snap = results / "cifar100" / "in-progress" / "cpu-vit-s1"
+    assert sorted(p.name for p in snap.iterdir()) == ["last.weights.h5", "record.partial"]
+    restored = tmp_path / "new-session" / "cpu-vit-s1"
+    campaign.restore(snap, restored)
+    assert sorted(p.name for p in restored.iterdir()) == [
+        "best.weights.h5", "last.weights.h5", "run.json"]
+    assert (restored / "best.weights.h5").read_bytes() == b"epoch 4"
+    assert json.loads((restored / "run.json").read_text()) == record
+    # An earlier best epoch: both files are kept, and restored as they were.
+    (run / "run.json").write_text(json.dumps({**record, "best_epoch": 2}))
+    (run / "best.weights.h5").write_bytes(b"epoch 2")
+    campaign.snapshot_all(spec, runs, results)
+    assert (snap / "best.weights.h5").read_bytes() == b"epoch 2"
+    campaign.restore(snap, tmp_path / "again" / "cpu-vit-s1")
+    assert (tmp_path / "again" / "cpu-vit-s1" / "best.weights.h5").read_bytes() == b"epoch 2"
