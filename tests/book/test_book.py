@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -433,15 +434,23 @@ def test_chapter_8_going_further(executed):
 
 
 # ------------------------------------------------------------------------- HTML
-@pytest.mark.book
-def test_html_build_has_every_chapter_with_its_figures(tmp_path):
+@pytest.fixture(scope="module")
+def html_book(tmp_path_factory):
+    """The committed chapters built into HTML (nothing executed), in a temporary folder:
+    ``(html_dir, seconds)``. Built once for the HTML test and the browser check."""
+    out = tmp_path_factory.mktemp("html")
     start = time.perf_counter()
     result = subprocess.run(
-        ["jupyter-book", "build", str(ROOT), "-W", "--keep-going", "--path-output", str(tmp_path)],
+        ["jupyter-book", "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    html_dir = tmp_path / "_build" / "html"
+    return out / "_build" / "html", seconds
+
+
+@pytest.mark.book
+def test_html_build_has_every_chapter_with_its_figures(html_book):
+    html_dir, seconds = html_book
     release = _load_tool("pin_release").release()
     for path in CHAPTERS:
         page = (html_dir / "book" / f"{path.stem}.html").read_text(encoding="utf-8")
@@ -463,6 +472,44 @@ def test_html_build_has_every_chapter_with_its_figures(tmp_path):
     assert "Vision Transformer for Small-Size Datasets" in references  # cited, title kept
     assert (html_dir / "index.html").is_file()
     print(f"jupyter-book build: {seconds:.0f} s")
+
+
+#: Where the browser check's screenshots of the built book are kept (ignored by git;
+#: CI uploads the folder as an artifact).
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+@pytest.mark.book
+def test_the_built_book_reads_well_in_a_real_browser(html_book):
+    """tools/browser_check.py on the committed book's HTML: every chapter page at 1280
+    and 390 CSS px in headless Chromium -- no output, table or figure wider than the
+    content column, no empty toggle, figure text >= 9 CSS px. The screenshots are kept
+    in _build/screenshots/. Without Chromium (or selenium) the test skips, except in CI
+    (``CI`` set), where .ci/run installs it and a missing browser fails."""
+    html_dir, _ = html_book
+    browser_check = _load_tool("browser_check")
+    if not (browser_check.find(browser_check.CHROMIUM) and browser_check.find(browser_check.DRIVER)
+            and importlib.util.find_spec("selenium")):
+        reason = ("the browser check needs Chromium, its driver and selenium "
+                  "(apt-get install chromium chromium-driver; pip install selenium)")
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: .ci/run and requirements.txt install them in CI")
+        pytest.skip(reason)
+    shots = html_dir.parent / "screenshots"
+    start = time.perf_counter()
+    problems = browser_check.check(html_dir, shots)
+    seconds = time.perf_counter() - start
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    for shot in sorted(shots.glob("*.png")):
+        shutil.copy2(shot, SCREENSHOTS / shot.name)
+    pages = len(browser_check.pages(html_dir))
+    assert not problems, (
+        f"{len(problems)} problems a reader meets on {pages} pages at 1280 and 390 px "
+        f"(page@width: what, where; screenshots in {SCREENSHOTS}):\n  " + "\n  ".join(problems))
+    print(f"browser check: {pages} pages x 2 widths in {seconds:.0f} s; screenshots in "
+          f"{SCREENSHOTS}")
 
 
 def test_every_chapter_is_pinned_to_the_release_and_training_chapters_ask_for_a_gpu():
