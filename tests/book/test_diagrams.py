@@ -204,7 +204,17 @@ def test_lsa_diagram():
     labels = [t.get_text() for t in right.get_legend().get_texts()]
     assert f"entropy {entropy(heights[0]):.2f}" in labels[0]
     assert labels[0].startswith("τ = 4 (initial") and labels[1].startswith("τ = 1 (learned")
+    assert "T = √d_k" in labels[0]  # T: ordinary attention's constant
+    assert_phone_sized(fig)
     render(fig)
+
+
+def assert_phone_sized(fig):
+    """At most 5.5 inches wide with no text under 10 points: legible at 390 px."""
+    from vitsd.book.display import smallest_font_points
+
+    fig.draw_without_rendering()
+    assert fig.get_figwidth() <= 5.5 and smallest_font_points(fig) >= 10
 
 
 # ------------------------------------------------------------------ the model
@@ -278,6 +288,8 @@ def test_pipeline_diagram_default_is_the_cpu_recipe():
     assert texts["shape:logits"] == str(cpu.num_classes)
     assert texts["label:patches"] == "8×8 = 64 patches of 4×4×3 = 48 values"
     assert texts["label:blocks"].startswith(f"{cpu.num_layers} × transformer block")
+    assert_phone_sized(fig)
+    assert_phone_sized(diagrams.vit_pipeline_diagram(Config(), "spt", True))
     render(fig)
     spt = {t.get_gid(): t.get_text()
            for t in diagrams.vit_pipeline_diagram(tokenizer="spt", lsa=True).axes[1].texts

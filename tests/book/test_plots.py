@@ -240,6 +240,16 @@ def test_plot_attention_matrices():
     assert axes[0].images[0].get_clim() == (c.min(), c.max())
     marks = axes[1].lines[0].get_xydata()
     np.testing.assert_array_equal(marks, np.stack([np.arange(6), np.arange(6)], axis=1))
+    # Three panels, two a row: phone-sized, no empty fourth axes, no text under 10 pt.
+    from vitsd.book.display import smallest_font_points
+
+    three = plots.plot_attention_matrices([c, d, c], list("xyz"), scale="per_panel", ncols=2)
+    assert len(image_axes(three)) == 3 and len(three.axes) == 6
+    assert three.get_figwidth() <= 5.5
+    three.draw_without_rendering()
+    assert smallest_font_points(three) >= 10
+    with pytest.raises(ValueError, match="ncols"):
+        plots.plot_attention_matrices([a], ncols=0)
     with pytest.raises(ValueError, match="scale"):
         plots.plot_attention_matrices([a], scale="log")
     render(per)
@@ -265,6 +275,9 @@ def test_plot_softmax_temperature_bars():
         heights = [bar.get_height() for bar in container]
         np.testing.assert_allclose(heights, softmax(logits / t))
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["T = 0.5", "T = 1", "T = 4"]
+    (tau,) = plots.plot_softmax_temperature(logits, temps, symbol="τ").axes
+    assert tau.get_title() == "softmax(logits / τ)"
+    assert [t.get_text() for t in tau.get_legend().get_texts()] == ["τ = 0.5", "τ = 1", "τ = 4"]
     # Lower temperature is sharper.
     assert ax.containers[0][0].get_height() > ax.containers[2][0].get_height()
 

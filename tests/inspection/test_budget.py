@@ -187,3 +187,37 @@ def test_plain_token_sees_its_patch_and_smaller_shifts_see_less():
     assert (budget.receptive_field(5) > 0).sum() == (5 + 2 * 2) ** 2  # odd: shift 2
     with pytest.raises(ValueError, match="shift must be"):
         budget.receptive_field(6, shift=7)
+
+
+# ---------------------------------------------------------------- layer by layer
+def test_layer_parameters_collapse_the_blocks_and_add_up():
+    config = CONFIGS["cpu"]
+    net = vitsd.build_named("sl-vit", config)
+    rows = budget.layer_parameters(net)
+    b = budget.parameter_budget(config, "sl-vit")
+    by_name = {r["layer"]: r for r in rows}
+    assert list(by_name) == ["preprocessing", "tokenizer", "position", "block_0 to block_3",
+                             "final_norm", "logits"]
+    assert by_name["block_0 to block_3"] == {"layer": "block_0 to block_3", "copies": 4,
+                                             "parameters": b["blocks"]}
+    assert by_name["tokenizer"]["parameters"] == b["tokenizer"]
+    assert sum(r["parameters"] for r in rows) == net.count_params()
+
+
+def test_layer_parameters_keep_different_layers_apart():
+    import keras
+
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(3, name="dense_0")(inputs)  # 15 parameters
+    x = keras.layers.Dense(3, name="dense_1")(x)  # 12
+    x = keras.layers.Dense(3, name="dense_2")(x)  # 12, same as dense_1: one row
+    x = keras.layers.Dense(3, name="other_3")(x)  # 12, another prefix
+    x = keras.layers.Dense(3, name="dense_5")(x)  # 12, not consecutive with dense_2
+    x = keras.layers.Dropout(0.1, name="dropout_6")(x)  # no parameters: no row
+    rows = budget.layer_parameters(keras.Model(inputs, x))
+    assert rows == [
+        {"layer": "dense_0", "copies": 1, "parameters": 15},
+        {"layer": "dense_1 to dense_2", "copies": 2, "parameters": 24},
+        {"layer": "other_3", "copies": 1, "parameters": 12},
+        {"layer": "dense_5", "copies": 1, "parameters": 12},
+    ]

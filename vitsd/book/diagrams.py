@@ -323,18 +323,21 @@ def lsa_diagram(num_tokens: int = 8, tau: float = 1.0, key_dim: int = 16,
                 query: int = 0, seed: int = 0) -> Figure:
     """Locality Self-Attention on one score matrix (chapter 4).
 
-    Left: the query-key scores ``q·kᵀ`` of ``num_tokens`` tokens (seeded random
-    ``q`` and ``k`` of ``key_dim`` values). Middle: LSA's two changes -- the diagonal
+    Top left: the query-key scores ``q·kᵀ`` of ``num_tokens`` tokens (seeded random
+    ``q`` and ``k`` of ``key_dim`` values). Top right: LSA's two changes -- the diagonal
     is masked to −∞ (hatched: a token may not attend to itself) and the scores are
-    divided by the learnable temperature ``τ``. Right: the softmax of one query's row
-    at the initial ``τ = √key_dim`` (the constant of ordinary attention) and at a lower,
-    learned ``τ``: the lower temperature sharpens attention onto fewer tokens (lower
-    entropy). The numbers are those of :func:`lsa_numbers`.
+    divided by the learnable temperature ``τ``. Bottom: the softmax of one query's row
+    at the initial ``τ = T = √d_k`` (``T``: the constant of ordinary attention) and at
+    a lower, learned ``τ``: the lower temperature sharpens attention onto fewer tokens
+    (lower entropy). The numbers are those of :func:`lsa_numbers`. 5.5 inches wide,
+    every text at 10 points or more.
     """
     nums = lsa_numbers(num_tokens, tau, key_dim, query, seed)
     n = num_tokens
-    fig = Figure(figsize=(12.0, 3.9), layout="constrained")
-    left, middle, right = fig.subplots(1, 3, gridspec_kw=dict(width_ratios=[1, 1, 1.25]))
+    fig = Figure(figsize=(5.5, 5.6), layout="constrained")
+    axes = fig.subplot_mosaic([["left", "middle"], ["right", "right"]],
+                              gridspec_kw=dict(height_ratios=[1.0, 0.9]))
+    left, middle, right = axes["left"], axes["middle"], axes["right"]
     limit = float(np.abs(nums.scores).max())
     image = left.imshow(nums.scores, cmap="RdBu_r", vmin=-limit, vmax=limit,
                         interpolation="nearest")
@@ -348,8 +351,7 @@ def lsa_diagram(num_tokens: int = 8, tau: float = 1.0, key_dim: int = 16,
     for i in np.argwhere(~nums.allowed):  # the masked cells: exactly the diagonal
         middle.add_patch(Rectangle((i[1] - 0.5, i[0] - 0.5), 1, 1, fill=False, hatch="///",
                                    edgecolor="#57606a", linewidth=0, label="−∞"))
-    middle.set_title(f"diagonal masked (−∞), divided by τ = {nums.taus[1]:g}",
-                     fontsize="medium")
+    middle.set_title(f"diagonal −∞, ÷ τ = {nums.taus[1]:g}", fontsize="medium")
     fig.colorbar(image, ax=middle, shrink=0.8)
     for ax in (left, middle):
         ax.set_xlabel("key token")
@@ -361,17 +363,17 @@ def lsa_diagram(num_tokens: int = 8, tau: float = 1.0, key_dim: int = 16,
     width = 0.4
     x = np.arange(n)
     for j, (t, row, color) in enumerate(zip(nums.taus, nums.rows, ("C0", "C3"))):
-        kind = "initial √key_dim" if j == 0 else "learned"
+        kind = "initial, = T = √d_k" if j == 0 else "learned"
         right.bar(x - width / 2 + j * width, row, width=width, color=color,
                   label=f"τ = {t:g} ({kind}), entropy {_entropy(row):.2f}")
-    right.annotate("masked: 0", (query, 0), xytext=(query, 0.12 * nums.rows.max()),
-                   ha="center", fontsize="small", arrowprops=dict(arrowstyle="->"))
+    right.annotate("masked: 0", (query, 0), xytext=(query, 0.25 * nums.rows.max()),
+                   ha="center", fontsize="medium", arrowprops=dict(arrowstyle="->"))
     right.set_xticks(x)
     right.set_xlabel("key token")
     right.set_ylabel("attention weight")
     right.set_title(f"softmax of query {query}'s row", fontsize="medium")
-    right.set_ylim(0, 1.15 * nums.rows.max())
-    right.legend(frameon=False, fontsize="small", loc="upper right")
+    right.set_ylim(0, 1.5 * nums.rows.max())
+    right.legend(frameon=False, fontsize="medium", loc="upper right")
     right.grid(axis="y", alpha=0.3)
     return fig
 
@@ -408,16 +410,16 @@ def pipeline_stages(config=None, tokenizer: str = "patches", lsa: bool = False) 
     views = 5 if tokenizer == "spt" else 1
     depth = p * p * channels * views
     stages = [Stage("image", f"{height}×{width}×{channels} image", (height, width, channels))]
-    resize = f", resize to {size}×{size}" if (height, width) != (size, size) else ""
-    stages.append(Stage("preprocess", f"normalise (training mean and variance){resize}",
+    resize = f"\nresize to {size}×{size}" if (height, width) != (size, size) else ""
+    stages.append(Stage("preprocess", f"normalise (training mean, variance){resize}",
                         (size, size, channels)))
     if config.augment == "reference":
-        stages.append(Stage("augment", "random flip, rotation, zoom (training only)",
+        stages.append(Stage("augment", "random flip, rotation, zoom\n(training only)",
                             (size, size, channels)))
     if tokenizer == "spt":
-        label = (f"image + 4 shifts of {p // 2} px ({views}·{channels} = {views * channels} "
-                 f"channels),\n{g}×{g} = {n} patches of {p}×{p}×{views * channels} = {depth}"
-                 " values, LayerNorm")
+        label = (f"image + 4 shifts of {p // 2} px ({views * channels} channels)\n"
+                 f"{g}×{g} = {n} patches of {p}×{p}×{views * channels} = {depth}"
+                 " values\nLayerNorm")
     else:
         label = f"{g}×{g} = {n} patches of {p}×{p}×{channels} = {depth} values"
     stages.append(Stage("patches", label, (n, depth)))
@@ -432,8 +434,8 @@ def pipeline_stages(config=None, tokenizer: str = "patches", lsa: bool = False) 
     stages.append(Stage(
         "blocks",
         f"{config.num_layers} × transformer block\n"
-        f"LayerNorm → {attention} ({config.num_heads} heads × {config.key_dim}) → + residual\n"
-        f"LayerNorm → MLP {mlp} (GELU) → + residual",
+        f"LayerNorm → {attention}, {config.num_heads} heads of {config.key_dim} → add\n"
+        f"LayerNorm → MLP {mlp}, GELU → add",
         (tokens, d),
     ))
     stages.append(Stage("final_norm", "LayerNorm", (tokens, d)))
@@ -479,19 +481,19 @@ def vit_pipeline_diagram(config=None, tokenizer: str = "patches", lsa: bool = Fa
         pick_x = (np.arange(size) * image.shape[1]) // size
         image = image[pick][:, pick_x]
 
-    heights = [1.55 if s.key == "blocks" else (1.0 if "\n" in s.label else 0.7) for s in stages]
-    gap = 0.38
+    heights = [0.3 + 0.42 * (s.label.count("\n") + 1) for s in stages]
+    gap = 0.32
     total = sum(heights) + gap * (len(stages) - 1)
-    fig = Figure(figsize=(9.0, 0.55 * total + 0.9), layout="constrained")
-    thumb, flow = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.0, 3.4]))
+    fig = Figure(figsize=(5.5, 0.5 * total + 0.7), layout="constrained")
+    thumb, flow = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.0, 3.9]))
     _show(thumb, to_display(image))
     _draw_grid(thumb, size, size, p)
-    thumb.set_title(f"{size}×{size} image,\n{config.grid_size}×{config.grid_size} patches "
+    thumb.set_title(f"{size}×{size} image\n{config.grid_size}×{config.grid_size} patches\n"
                     f"of {p}×{p}", fontsize="medium")
     thumb.set_anchor("N")
 
     y = 0.0
-    x0, x1, xs = 0.0, 7.0, 7.35
+    x0, x1, xs = 0.0, 7.0, 7.2
     for stage, h in zip(stages, heights):
         is_block = stage.key == "blocks"
         flow.add_patch(FancyBboxPatch(
@@ -499,20 +501,19 @@ def vit_pipeline_diagram(config=None, tokenizer: str = "patches", lsa: bool = Fa
             facecolor=_BLOCK if is_block else _BOX, edgecolor="#57606a", linewidth=1.0,
         ))
         flow.text((x0 + x1) / 2, y - h / 2, stage.label, ha="center", va="center",
-                  fontsize="small" if is_block else "medium", gid=f"label:{stage.key}",
-                  linespacing=1.5)
+                  fontsize="medium", gid=f"label:{stage.key}", linespacing=1.4)
         flow.text(xs, y - h / 2, _shape_text(stage.shape), ha="left", va="center",
                   fontsize="medium", family="monospace", gid=f"shape:{stage.key}")
         if y < 0:
             flow.annotate("", xy=((x0 + x1) / 2, y), xytext=((x0 + x1) / 2, y + gap),
                           arrowprops=dict(arrowstyle="-|>", color="#57606a"))
         y -= h + gap
-    flow.text(xs, gap / 2, "shape", ha="left", va="bottom", fontsize="small",
+    flow.text(xs, gap / 2, "shape", ha="left", va="bottom", fontsize="medium",
               color="#57606a")
-    flow.set_xlim(x0 - 0.1, 10.0)
-    flow.set_ylim(y + gap - 0.05, gap)
+    flow.set_xlim(x0 - 0.05, 8.75)
+    flow.set_ylim(y + gap - 0.05, gap + 0.3)
     flow.set_axis_off()
     name = {("patches", False): "ViT", ("spt", False): "ViT + SPT",
             ("patches", True): "ViT + LSA", ("spt", True): "SL-ViT"}[(tokenizer, bool(lsa))]
-    flow.set_title(f"{name}: from image to logits", fontsize="large")
+    flow.set_title(f"{name}: from image to logits", fontsize="large", loc="left")
     return fig

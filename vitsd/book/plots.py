@@ -374,7 +374,8 @@ def plot_shifted_views(
 
 # ------------------------------------------- chapter 4: locality self-attention
 def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis",
-                            scale: str = "shared", mark_diagonal: bool = False) -> Figure:
+                            scale: str = "shared", mark_diagonal: bool = False,
+                            ncols: int = 2) -> Figure:
     """Heatmaps of ``(N, N)`` attention matrices side by side.
 
     Rows are query tokens, columns key tokens (chapter 4). ``matrices`` is a sequence of
@@ -384,6 +385,8 @@ def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis",
     that a panel whose weights are all near 1/N still shows its structure -- and a
     zero diagonal stands out -- when another panel holds a large outlier.
     ``mark_diagonal`` outlines the diagonal cells (a token attending to itself).
+    At most ``ncols`` panels a row, 2.75 inches each, with every text at 10 points or
+    more: legible on a phone.
     """
     if scale not in ("shared", "per_panel"):
         raise ValueError(f"scale must be 'shared' or 'per_panel', got {scale!r}.")
@@ -406,24 +409,30 @@ def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis",
         high = max(float(np.nanmax(m)) for m in group)
         return (low, high) if high > low else (low, low + 1.0)
 
+    _check_positive_int(ncols, "ncols")
     shared = limits(mats)
-    fig = Figure(figsize=(3.4 * len(mats) + (0.9 if scale == "shared" else 0.6 * len(mats)),
-                          3.6), layout="constrained")
-    axes = fig.subplots(1, len(mats), squeeze=False).ravel()
+    cols = min(ncols, len(mats))
+    rows = math.ceil(len(mats) / cols)
+    fig = Figure(figsize=(2.75 * cols + (0.5 if scale == "shared" else 0.0), 2.7 * rows),
+                 layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False).ravel()
+    for spare in grid[len(mats):]:
+        spare.remove()
+    axes = grid[:len(mats)]
     for ax, m, title in zip(axes, mats, titles):
         vmin, vmax = shared if scale == "shared" else limits([m])
         image = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if mark_diagonal:
             n = min(m.shape)
             ax.plot(np.arange(n), np.arange(n), linestyle="none", marker="s",
-                    markersize=max(2.0, 140.0 / n), markerfacecolor="none",
+                    markersize=max(2.0, 120.0 / max(m.shape)), markerfacecolor="none",
                     markeredgecolor="red", markeredgewidth=0.8)
         ax.set_xlabel("key token")
         ax.set_ylabel("query token")
         if title is not None:
             ax.set_title(str(title), fontsize="medium")
         if scale == "per_panel":
-            fig.colorbar(image, ax=ax, shrink=0.85, label="attention weight")
+            fig.colorbar(image, ax=ax, shrink=0.85)
     if scale == "shared":
         fig.colorbar(image, ax=list(axes), shrink=0.85, label="attention weight")
     return fig
@@ -435,12 +444,13 @@ def _softmax(x):
     return e / e.sum()
 
 
-def plot_softmax_temperature(logits, temperatures) -> Figure:
+def plot_softmax_temperature(logits, temperatures, symbol: str = "T") -> Figure:
     """``softmax(logits / t)`` for each temperature ``t`` (chapter 4).
 
     A low temperature sharpens the distribution towards the largest logit; locality
     self-attention learns its temperature. Up to 16 logits are drawn as grouped bars,
-    more as lines with markers.
+    more as lines with markers. ``symbol`` names the temperature in the title and
+    legend (chapter 4 writes ``"τ"``, LSA's learnable temperature).
     """
     logits = np.asarray(logits, dtype=np.float64).ravel()
     temperatures = [float(t) for t in np.atleast_1d(np.asarray(temperatures, dtype=np.float64))]
@@ -454,14 +464,14 @@ def plot_softmax_temperature(logits, temperatures) -> Figure:
     width = 0.8 / len(temperatures)
     for k, t in enumerate(temperatures):
         probs = _softmax(logits / t)
-        label = f"T = {t:g}"
+        label = f"{symbol} = {t:g}"
         if logits.size <= 16:
             ax.bar(x - 0.4 + width * (k + 0.5), probs, width=width, label=label, color=f"C{k}")
         else:
             ax.plot(x, probs, marker="o", markersize=3, label=label, color=f"C{k}")
     ax.set_xlabel("token")
     ax.set_ylabel("probability")
-    ax.set_title("softmax(logits / T)", fontsize="medium")
+    ax.set_title(f"softmax(logits / {symbol})", fontsize="medium")
     if logits.size <= 16:
         ax.set_xticks(x)
     ax.set_ylim(0, None)

@@ -12,12 +12,17 @@ explain, and tested against the models :func:`vitsd.build_named` builds.
 * :func:`flops_per_block` and :func:`flops_per_image` -- where the compute goes, in
   multiply-adds (chapter 5);
 * :func:`receptive_field` -- which pixels one token's patch holds, with or without the
-  shifts of Shifted Patch Tokenization (chapter 3).
+  shifts of Shifted Patch Tokenization (chapter 3);
+* :func:`layer_parameters` -- a built model's parameters layer by layer, with runs of
+  identical layers (the transformer blocks) collapsed into one row (chapter 5).
 
-Everything but :func:`receptive_field` is plain integer arithmetic: no Keras needed.
+Everything but :func:`receptive_field` and :func:`layer_parameters` is plain integer
+arithmetic: no Keras needed.
 """
 
 from __future__ import annotations
+
+import re
 
 from vitsd.config import Config, model_switches
 
@@ -248,3 +253,38 @@ def receptive_field(patch_size: int, shift: int | None = None):
         seen = seen[seen > 0] - 1  # 0 is the zero padding of a shift
         np.add.at(counts, (seen // size, seen % size), 1)
     return counts[p:4 * p, p:4 * p]
+
+
+def layer_parameters(model) -> list:
+    """The parameters of a built Keras ``model``, one row per layer that has any
+    (chapter 5): ``{"layer", "copies", "parameters"}``, ``parameters`` counting all
+    ``copies``. Consecutive layers named ``<prefix>_<i>`` with consecutive ``i`` and the
+    same class and count -- the transformer blocks ``block_0`` ... ``block_7`` -- are one
+    row, named ``"block_0 to block_7"``. The rows add up to ``model.count_params()``."""
+    rows, run = [], []
+
+    def close():
+        if not run:
+            return
+        first, last = run[0], run[-1]
+        name = first[0] if len(run) == 1 else f"{first[0]} to {last[0]}"
+        rows.append({"layer": name, "copies": len(run),
+                     "parameters": sum(count for _, _, count, _ in run)})
+        run.clear()
+
+    for layer in model.layers:
+        count = int(layer.count_params())
+        if not count:
+            continue
+        match = re.fullmatch(r"(.+)_(\d+)", layer.name)
+        key = (match.group(1), type(layer).__name__, count) if match else None
+        index = int(match.group(2)) if match else None
+        if run and key is not None and run[-1][1] == key and run[-1][3] == index - 1:
+            run.append((layer.name, key, count, index))
+            continue
+        close()
+        run.append((layer.name, key, count, index))
+        if key is None:
+            close()
+    close()
+    return rows
