@@ -98,20 +98,53 @@ def test_per_batch_mixing_allows_cutmix_alpha_above_one():
 
 
 # ------------------------------------------------------------------ the table
-def test_side_by_side_table_matches_the_preset_except_the_deliberate_item():
-    rows = paper_recipe.comparison()
+def test_side_by_side_table_reads_the_built_model_and_agrees_but_for_the_deliberate_item():
+    paper = recipe("paper")
+    model = vitsd.build_named("sl-vit", paper)
+    rows = paper_recipe.comparison(paper, model)
     assert [r["item"] for r in rows] == [item[0] for item in paper_recipe.ITEMS]
-    assert {r["item"]: r["same"] for r in rows if r["same"] != "yes"} == {
-        "Evaluation": "no (deliberate)"}
+    assert {"SPT", "LSA mask", "LSA temperature"} <= {r["item"] for r in rows}
+    assert [r["item"] for r in rows if not r["agrees"]] == ["Evaluation"]
+    assert set(paper_recipe.DELIBERATE) == {"Evaluation"}
     for row in rows:
-        assert row["where"] and row["official code"] and row["paper"]
-    assert "augment='autoaugment'" in next(r for r in rows if r["item"] == "AutoAugment")["vitsd"]
+        assert row["where"] in row["official code"] and row["paper"] and row["vitsd"]
+    text = {r["item"]: r["vitsd"] for r in rows}
+    assert text["Model"] == "9 blocks, width 192, 12 heads of 16, MLP 384; 64 patch tokens"
+    assert text["SPT"].startswith("5 views") and "240 values" in text["SPT"]
+    assert text["LSA mask"].startswith("attention of a token to itself: 0 ")
+    assert text["LSA temperature"] == "12 learned scales per block, start 0.25, multiplying"
+    assert text["Repeated augmentation"] == "3 passes: 1,171 steps per epoch on 50,000 images"
+    assert text["Evaluation"].startswith("trains on 45,000 of 50,000 images")
     official = paper_recipe.official_config()
     assert official.validation_split == 0.0
-    assert all(r["same"] == "yes" for r in paper_recipe.comparison(official))
-    reference = {r["item"]: r["same"] for r in paper_recipe.comparison(recipe("reference"))}
-    assert reference["AutoAugment"] == reference["Repeated augmentation"] == "no"
+    assert all(r["agrees"] for r in paper_recipe.comparison(official))
     assert len(paper_recipe.REMAINING_DIFFERENCES) >= 5
+
+
+def test_side_by_side_table_sees_what_a_model_or_preset_does_differently():
+    paper = recipe("paper")
+    # vanilla ViT at the paper recipe: the measurements find no SPT, no mask, fixed scales
+    vit = {r["item"]: r for r in paper_recipe.comparison(paper, vitsd.build_named("vit", paper))}
+    assert [i for i, r in vit.items() if not r["agrees"]] == [
+        "SPT", "LSA mask", "LSA temperature", "Evaluation"]
+    assert vit["SPT"]["vitsd"] == "plain patches of 48 values"
+    assert float(vit["LSA mask"]["vitsd"].split(": ")[1].split()[0]) > 0.01
+    # one switch changed: the row that reads it disagrees, the others still agree
+    for overrides, item in [({"qkv_bias": True}, "Query/key/value"),
+                            ({"stochastic_depth": 0.2}, "Stochastic depth"),
+                            ({"drop_path_schedule": "linear"}, "Stochastic depth"),
+                            ({"layer_norm_eps": 1e-6}, "LayerNorm epsilon"),
+                            ({"mlp_output_activation": "gelu"}, "MLP"),
+                            ({"initialization": "keras"}, "Initialisation"),
+                            ({"repeated_augmentation": 1}, "Repeated augmentation"),
+                            ({"warmup_fraction": 0.05}, "Schedule"),
+                            ({"adam_epsilon": 1e-7}, "Optimiser")]:
+        rows = paper_recipe.comparison(recipe("paper", **overrides))
+        assert [r["item"] for r in rows if not r["agrees"]] == [item, "Evaluation"], overrides
+    reference = {r["item"]: r["agrees"] for r in paper_recipe.comparison(recipe("reference"))}
+    for item in ("Model", "Classifier", "AutoAugment", "Repeated augmentation", "Optimiser",
+                 "LSA temperature", "Initialisation"):
+        assert not reference[item], item
 
 
 # ---------------------------------------------------------- repeated augmentation
