@@ -257,10 +257,38 @@ def status(campaign, runs_dir: Path, results_dir: Path) -> list:
     return rows
 
 
+def results_table(campaign, results_dir: Path) -> str:
+    """The campaign's published runs of the whole training set as a Markdown table, one
+    row per model: parameters, seeds, test top-1 per seed, mean and spread (half the
+    range), epochs, minutes of epochs per run (wall time, as recorded) and the machine."""
+    folder = Path(results_dir) / campaign["dataset"]
+    by_model = {}
+    for entry in campaign["plan"]:
+        path = folder / f"{entry['name']}.json"
+        if entry["fraction"] == 1 and not entry.get("pilot") and path.is_file():
+            by_model.setdefault(entry["model"], []).append(json.loads(path.read_text()))
+    lines = ["| model | parameters | seeds | test top-1 per seed (%) | mean ± spread | epochs "
+             "| minutes per run | machine |", "|---" * 8 + "|"]
+    for model, records in by_model.items():
+        top1 = [100 * r["test"]["top1"] for r in records]
+        minutes = [sum(r["history"]["epoch_seconds"]) / 60 for r in records]
+        env = records[0]["environment"]
+        machine = sorted({r["environment"]["device"] for r in records})
+        lines.append(
+            f"| {model} | {records[0]['parameters']['total']:,} | "
+            f"{', '.join(str(r['config']['seed']) for r in records)} | "
+            f"{' / '.join(f'{v:.2f}' for v in top1)} | "
+            f"{sum(top1) / len(top1):.2f} ± {(max(top1) - min(top1)) / 2:.2f} | "
+            f"{records[0]['config']['epochs']} | "
+            f"{' / '.join(f'{m:.0f}' for m in minutes)} | "
+            f"{'; '.join(machine)}, {env['backend']} {env['backend_version']} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", nargs="?", default="all",
-                        choices=["all", "train", "publish", "status", "snapshot"])
+                        choices=["all", "train", "publish", "status", "snapshot", "table"])
     parser.add_argument("--campaign", choices=sorted(CAMPAIGNS), default="cifar100")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these runs of the plan only")
     parser.add_argument("--runs", default=None, help="default: runs/<campaign>/ of this checkout")
@@ -281,6 +309,9 @@ def main(argv=None) -> int:
         "" if args.campaign == "cifar100" else f" --campaign {args.campaign}")
     if args.action == "status":
         print("\n".join(status(campaign, runs_dir, results)))
+        return 0
+    if args.action == "table":
+        print(results_table(campaign, results))
         return 0
     if args.action == "snapshot":
         for line in snapshot_all(campaign, runs_dir, results, args.only):

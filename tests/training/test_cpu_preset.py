@@ -213,3 +213,21 @@ def test_a_snapshot_keeps_one_file_when_the_last_epoch_is_the_best(tmp_path):
     assert (snap / "best.weights.h5").read_bytes() == b"epoch 2"
     campaign.restore(snap, tmp_path / "again" / "cpu-vit-s1")
     assert (tmp_path / "again" / "cpu-vit-s1" / "best.weights.h5").read_bytes() == b"epoch 2"
+
+
+def test_the_results_table_summarises_the_published_seeds(tmp_path):
+    campaign = _campaign()
+    spec = campaign.CAMPAIGNS["cifar100"]
+    folder = tmp_path / "cifar100"
+    folder.mkdir()
+    env = {"device": "CPU: test (2 cores)", "backend": "tensorflow", "backend_version": "2.21.0"}
+    for seed, top1 in ((1, 0.40), (2, 0.43)):
+        (folder / f"cpu-vit-s{seed}.json").write_text(json.dumps({
+            "test": {"top1": top1}, "history": {"epoch_seconds": [60.0] * 25},
+            "parameters": {"total": 147755}, "config": {"seed": seed, "epochs": 25},
+            "environment": env}))
+    (folder / "pilot-sl-vit-e10-s0.json").write_text("not read: pilots are left out")
+    table = campaign.results_table(spec, tmp_path).splitlines()
+    assert len(table) == 3
+    assert table[2] == ("| vit | 147,755 | 1, 2 | 40.00 / 43.00 | 41.50 ± 1.50 | 25 | 25 / 25 "
+                        "| CPU: test (2 cores), tensorflow 2.21.0 |")
