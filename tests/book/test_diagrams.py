@@ -210,11 +210,14 @@ def test_lsa_diagram():
 
 
 def assert_phone_sized(fig):
-    """At most 5.5 inches wide with no text under 10 points: legible at 390 px."""
-    from vitsd.book.display import smallest_font_points
+    """At most 540 px wide as the book saves it (dpi 100, tight box) with no text under
+    10 points: 10 pt stays above 9 CSS px in the 359 px column of a 390 px phone."""
+    from PIL import Image
 
-    fig.draw_without_rendering()
-    assert fig.get_figwidth() <= 5.5 and smallest_font_points(fig) >= 10
+    from vitsd.book.display import figure_png, smallest_font_points
+
+    width = Image.open(io.BytesIO(figure_png(fig))).width
+    assert width <= 540 and smallest_font_points(fig) >= 10, (width, smallest_font_points(fig))
 
 
 # ------------------------------------------------------------------ the model

@@ -245,7 +245,7 @@ def test_plot_attention_matrices():
 
     three = plots.plot_attention_matrices([c, d, c], list("xyz"), scale="per_panel", ncols=2)
     assert len(image_axes(three)) == 3 and len(three.axes) == 6
-    assert three.get_figwidth() <= 5.5
+    assert three.get_figwidth() <= 5.2
     three.draw_without_rendering()
     assert smallest_font_points(three) >= 10
     with pytest.raises(ValueError, match="ncols"):

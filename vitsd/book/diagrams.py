@@ -329,12 +329,12 @@ def lsa_diagram(num_tokens: int = 8, tau: float = 1.0, key_dim: int = 16,
     divided by the learnable temperature ``τ``. Bottom: the softmax of one query's row
     at the initial ``τ = T = √d_k`` (``T``: the constant of ordinary attention) and at
     a lower, learned ``τ``: the lower temperature sharpens attention onto fewer tokens
-    (lower entropy). The numbers are those of :func:`lsa_numbers`. 5.5 inches wide,
+    (lower entropy). The numbers are those of :func:`lsa_numbers`. 5.2 inches wide,
     every text at 10 points or more.
     """
     nums = lsa_numbers(num_tokens, tau, key_dim, query, seed)
     n = num_tokens
-    fig = Figure(figsize=(5.5, 5.6), layout="constrained")
+    fig = Figure(figsize=(5.2, 5.4), layout="constrained")
     axes = fig.subplot_mosaic([["left", "middle"], ["right", "right"]],
                               gridspec_kw=dict(height_ratios=[1.0, 0.9]))
     left, middle, right = axes["left"], axes["middle"], axes["right"]
@@ -484,7 +484,7 @@ def vit_pipeline_diagram(config=None, tokenizer: str = "patches", lsa: bool = Fa
     heights = [0.3 + 0.42 * (s.label.count("\n") + 1) for s in stages]
     gap = 0.32
     total = sum(heights) + gap * (len(stages) - 1)
-    fig = Figure(figsize=(5.5, 0.5 * total + 0.7), layout="constrained")
+    fig = Figure(figsize=(5.2, 0.5 * total + 0.7), layout="constrained")
     thumb, flow = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.0, 3.9]))
     _show(thumb, to_display(image))
     _draw_grid(thumb, size, size, p)
@@ -510,7 +510,7 @@ def vit_pipeline_diagram(config=None, tokenizer: str = "patches", lsa: bool = Fa
         y -= h + gap
     flow.text(xs, gap / 2, "shape", ha="left", va="bottom", fontsize="medium",
               color="#57606a")
-    flow.set_xlim(x0 - 0.05, 8.75)
+    flow.set_xlim(x0 - 0.05, 8.6)
     flow.set_ylim(y + gap - 0.05, gap + 0.3)
     flow.set_axis_off()
     name = {("patches", False): "ViT", ("spt", False): "ViT + SPT",

@@ -385,7 +385,7 @@ def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis",
     that a panel whose weights are all near 1/N still shows its structure -- and a
     zero diagonal stands out -- when another panel holds a large outlier.
     ``mark_diagonal`` outlines the diagonal cells (a token attending to itself).
-    At most ``ncols`` panels a row, 2.75 inches each, with every text at 10 points or
+    At most ``ncols`` panels a row, 2.6 inches each, with every text at 10 points or
     more: legible on a phone.
     """
     if scale not in ("shared", "per_panel"):
@@ -413,7 +413,7 @@ def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis",
     shared = limits(mats)
     cols = min(ncols, len(mats))
     rows = math.ceil(len(mats) / cols)
-    fig = Figure(figsize=(2.75 * cols + (0.5 if scale == "shared" else 0.0), 2.7 * rows),
+    fig = Figure(figsize=(2.6 * cols + (0.4 if scale == "shared" else 0.0), 2.55 * rows),
                  layout="constrained")
     grid = fig.subplots(rows, cols, squeeze=False).ravel()
     for spare in grid[len(mats):]:
@@ -425,8 +425,8 @@ def plot_attention_matrices(matrices, titles=None, cmap: str = "viridis",
         if mark_diagonal:
             n = min(m.shape)
             ax.plot(np.arange(n), np.arange(n), linestyle="none", marker="s",
-                    markersize=max(2.0, 120.0 / max(m.shape)), markerfacecolor="none",
-                    markeredgecolor="red", markeredgewidth=0.8)
+                    markersize=max(2.0, 90.0 / max(m.shape)), markerfacecolor="none",
+                    markeredgecolor="red", markeredgewidth=0.7)
         ax.set_xlabel("key token")
         ax.set_ylabel("query token")
         if title is not None:
