@@ -431,6 +431,13 @@ def test_chapter_8_going_further(executed):
     run = r["paper_run"]
     assert run["status"] == "complete" and run["epochs"] == TEST_EPOCHS
     assert run["soft_labels"] is True and 0.0 <= run["test_top1"] <= 1.0
+    # the built model and training code agree with the official code but for the protocol
+    assert r["recipe_disagrees"] == ["Evaluation"]
+    assert len(set(r["demo_classes"])) == len(r["demo_classes"]) == 3  # different classes
+    from vitsd.sharing import published
+
+    assert r["published"] == {d: len(published.published_runs(d))
+                              for d in {n.split("/")[0] for n in published.published_runs()}}
 
 
 # ------------------------------------------------------------------------- HTML

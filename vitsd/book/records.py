@@ -80,3 +80,18 @@ def chapter_timings(folder=".") -> list:
             "date": run.get("date"),
         })
     return rows
+
+
+def timing_table(rows, keep=("chapter", "seconds")) -> tuple:
+    """:func:`chapter_timings` rows narrowed for a phone's column: ``(rows, shared)``.
+    Columns with one value in every row (the device, the backend, the date, often the
+    dataset) are left out of the rows and returned in ``shared`` (``{column: value}``),
+    for the prose; the columns in ``keep`` stay. Chapter names read as words
+    (``"03 shifted patch tokenization"``), so that a narrow cell can wrap them."""
+    rows = [dict(r) for r in rows]
+    columns = list(rows[0]) if rows else list(keep)
+    shared = {c: rows[0][c] for c in columns
+              if c not in keep and rows and all(r[c] == rows[0][c] for r in rows)}
+    narrow = [{c: (str(r[c]).replace("_", " ") if c == "chapter" else r[c])
+               for c in columns if c not in shared} for r in rows]
+    return narrow, shared

@@ -1,0 +1,24 @@
+"""vitsd.book.records.timing_table (chapter 9): the recorded executions, narrowed."""
+
+from vitsd.book.records import timing_table
+
+
+def test_timing_table_drops_constant_columns_and_returns_them():
+    rows = [{"chapter": "01_data", "seconds": 10.0, "dataset": "cifar100", "size": None,
+             "epochs": 25, "device": "CPU: X", "backend": "tensorflow 2.21", "date": "d"},
+            {"chapter": "08_going_further", "seconds": 60.0, "dataset": "cifar100",
+             "size": "tiny", "epochs": 2, "device": "CPU: X", "backend": "tensorflow 2.21",
+             "date": "d"}]
+    narrow, shared = timing_table(rows)
+    assert shared == {"dataset": "cifar100", "device": "CPU: X", "backend": "tensorflow 2.21",
+                      "date": "d"}
+    assert narrow == [{"chapter": "01 data", "seconds": 10.0, "size": None, "epochs": 25},
+                      {"chapter": "08 going further", "seconds": 60.0, "size": "tiny",
+                       "epochs": 2}]
+    # one row: everything but the kept columns is shared
+    narrow, shared = timing_table(rows[:1])
+    assert narrow == [{"chapter": "01 data", "seconds": 10.0}] and shared["epochs"] == 25
+    assert timing_table([]) == ([], {})
+    # a kept column stays even when constant
+    narrow, _ = timing_table([dict(rows[0], seconds=5.0), dict(rows[1], seconds=5.0)])
+    assert all("seconds" in r for r in narrow)
