@@ -477,6 +477,11 @@ def test_example_index_prefers_a_horse_and_falls_back_to_the_first_image():
     data = SimpleNamespace(class_names=["cat", "horse"], y_train=np.array([0, 0, 1, 1]))
     assert book.example_index(data) == 2
     assert book.example_index(SimpleNamespace(class_names=["a"], y_train=np.array([0]))) == 0
+    # ("fox", 2): the third fox, or the last one where there are fewer.
+    foxes = SimpleNamespace(class_names=["fox", "horse"], y_train=np.array([1, 0, 1, 0, 0, 0]))
+    assert book.example_index(foxes) == 4
+    assert book.example_index(foxes, prefer=(("fox", 9),)) == 5
+    assert book.example_index(foxes, prefer=("fox",)) == 1
 
 
 def test_gap_verdict_kinds_follow_spread_and_sampling_error():
@@ -602,6 +607,30 @@ def test_one_per_class_picks_distinct_classes_in_first_seen_order():
                                   np.arange(8))
     with pytest.raises(ValueError, match="count"):
         book.one_per_class(labels, 5)
+
+
+def test_superclass_gallery_takes_each_superclass_first_photo_like_a_loop():
+    from vitsd.data.cifar import CIFAR100_CLASSES, CIFAR100_SUPERCLASSES
+
+    labels = np.random.default_rng(0).integers(0, 100, 3000)
+    picked, captions = book.analysis.superclass_gallery(labels, CIFAR100_CLASSES)
+    expected = []  # a plain loop over the superclasses
+    for group, members in CIFAR100_SUPERCLASSES.items():
+        ids = [CIFAR100_CLASSES.index(m) for m in members]
+        first = int(np.flatnonzero(np.isin(labels, ids))[0])
+        name = CIFAR100_CLASSES[labels[first]].replace("_", " ")
+        expected.append((first, f"{group.replace('_', ' ')}\n({name})"))
+    assert list(zip(picked.tolist(), captions)) == expected
+    rows = book.analysis.superclass_rows(CIFAR100_CLASSES)
+    assert len(rows) == 20 and rows[0] == {
+        "superclass": "aquatic mammals", "its classes": "beaver, dolphin, otter, seal, whale"}
+    assert sorted(c for r in rows for c in r["its classes"].split(", ")) == sorted(
+        n.replace("_", " ") for n in CIFAR100_CLASSES)
+    # Without superclasses: the first photo of each class, in class order.
+    names = ["b", "a_x", "c"]
+    picked, captions = book.analysis.superclass_gallery([2, 2, 0, 1, 0], names)
+    assert picked.tolist() == [2, 3, 0] and captions == ["b", "a x", "c"]
+    assert book.analysis.superclass_rows(names) is None
 
 
 def test_show_source_can_leave_out_the_docstring_and_keeps_line_numbers_true():

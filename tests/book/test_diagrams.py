@@ -104,6 +104,8 @@ def test_receptive_field_diagram():
     x, y = rectangles(shifted)[1].get_xy()
     assert (x, y) == (1 + 2 - 0.5 + 2, 1 + 2 - 0.5 + 2)
     render(fig)
+    assert_phone_sized(fig)
+    assert_phone_sized(diagrams.receptive_field_diagram(6))
     odd = diagrams.receptive_field_diagram(3)
     assert "5×5 = 25 pixels" in panels(odd)[1].get_title()
     with pytest.raises(ValueError, match="patch_size"):
@@ -142,6 +144,9 @@ def test_spt_diagram_draws_the_layers_views_and_patch():
     text = " ".join(t.get_text() for t in token.texts)
     assert "5 × (4·4·3) = 240 values" in text and "32 values" in text
     render(fig)
+    # The chapter's size: a 72x72 image, 6x6 patches.
+    assert_phone_sized(diagrams.spt_diagram(rng.integers(0, 256, (72, 72, 3), dtype=np.uint8),
+                                            patch_size=6))
 
 
 def test_spt_diagram_default_and_errors():

@@ -36,6 +36,22 @@ def uint8_images(n=6, size=12, channels=3, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, size, size, channels), dtype=np.uint8)
 
 
+def assert_legible_on_a_phone(fig):
+    """At most 540 px wide as the book saves it (dpi 100, tight box) and no text under
+    10 points: 10 pt stays above 9 CSS px in the 359 px column of a 390 px phone."""
+    from PIL import Image
+
+    from vitsd.book.display import figure_png, smallest_font_points
+
+    width = Image.open(io.BytesIO(figure_png(fig))).width
+    assert width <= 540 and smallest_font_points(fig) >= 10, (width, smallest_font_points(fig))
+
+
+def columns(axes):
+    """How many distinct left edges the axes have: the columns of a grid."""
+    return len({round(ax.get_position().x0, 3) for ax in axes})
+
+
 # --------------------------------------------------------------------- helpers
 def test_to_display_uint8_divides_by_255():
     img = uint8_images(1)[0]
@@ -87,6 +103,14 @@ def test_plot_images_captions_and_pixels():
         assert ax.get_xticks().size == 0 and ax.get_yticks().size == 0
     assert fig._suptitle.get_text() == "samples"
     render(fig)
+    # Four to a row at most, phone-sized; long captions wrap between words.
+    wide = plots.plot_images(uint8_images(8), ["large man-made outdoor things\n(bridge)"] * 8,
+                             ncols=8)
+    assert columns(image_axes(wide)) == 4
+    title = image_axes(wide)[0].get_title()
+    assert title.replace("\n", " ") == "large man-made outdoor things (bridge)"
+    assert max(len(line) for line in title.split("\n")) <= 15
+    assert_legible_on_a_phone(wide)
 
 
 def test_plot_images_label_forms():
@@ -119,6 +143,9 @@ def test_plot_augmentations():
     np.testing.assert_allclose(axes[0].images[0].get_array(), images[0] / 255.0, rtol=1e-6)
     np.testing.assert_allclose(axes[3].images[0].get_array(), images[3] / 255.0, rtol=1e-6)
     assert len(image_axes(plots.plot_augmentations(images[0], images[1:3]))) == 3
+    seven = plots.plot_augmentations(images[0], list(uint8_images(6)), title="six augmentations")
+    assert len(image_axes(seven)) == 7 and columns(image_axes(seven)) == 4
+    assert_legible_on_a_phone(seven)
 
 
 # ------------------------------------------------------------------- chapter 2
@@ -208,6 +235,10 @@ def test_plot_shifted_views():
     )
     with pytest.raises(ValueError, match="names"):
         plots.plot_shifted_views(views[:3])
+    # Five views: two rows of three at most, phone-sized, on 72x72 images too.
+    fig = plots.plot_shifted_views(list(uint8_images(5, size=72)), patch_size=6)
+    assert columns(image_axes(fig)) == 3
+    assert_legible_on_a_phone(fig)
 
 
 # ------------------------------------------------------------------- chapter 4
@@ -476,14 +507,6 @@ def test_confusion_matrix_counts_like_a_loop():
         plots.confusion_matrix([0, 1], [0, 7], 4)
 
 
-def test_class_balance_bars_are_the_per_class_counts():
-    y_train, y_test = np.array([0, 0, 1, 2, 2, 2]), np.array([1, 2])
-    fig = plots.plot_class_balance(y_train, y_test, ["a", "b", "c"])
-    heights = [[p.get_height() for p in c] for c in fig.axes[0].containers]
-    assert heights == [[2, 1, 3], [0, 1, 1]]
-    with pytest.raises(ValueError, match=r"test labels must be in \[0, 3\)"):
-        plots.plot_class_balance(y_train, [5], ["a", "b", "c"])
-
 # ------------------------------------------------------------------- chapter 8
 def test_plot_augmented_batches_follows_each_image_down_its_column():
     originals = uint8_images(4)
@@ -500,6 +523,19 @@ def test_plot_augmented_batches_follows_each_image_down_its_column():
     assert [axes[k].get_ylabel() for k in (0, 4, 8)] == ["original", "pass 1", "pass 2"]
     assert fig._suptitle.get_text() == "aug"
     render(fig)
+    assert_legible_on_a_phone(fig)
+    # Eight images: two blocks of four columns, each with all three rows; image j keeps
+    # its column down the rows of its block.
+    eight, passes8 = uint8_images(8), [uint8_images(8, seed=1), uint8_images(8, seed=2)]
+    fig = plots.plot_augmented_batches(eight, passes8, [list("abcdefgh"), None])
+    axes = image_axes(fig)
+    assert len(axes) == 24 and columns(axes) == 4
+    np.testing.assert_allclose(axes[12].images[0].get_array(), eight[4] / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(axes[17].images[0].get_array(), passes8[0][5] / 255.0,
+                               rtol=1e-6)
+    assert [ax.get_title() for ax in axes[16:20]] == list("efgh")
+    assert [axes[k].get_ylabel() for k in (12, 16, 20)] == ["original", "pass 1", "pass 2"]
+    assert_legible_on_a_phone(fig)
     named = plots.plot_augmented_batches(originals, passes[:1], row_titles=["in", "out"])
     assert [image_axes(named)[k].get_ylabel() for k in (0, 4)] == ["in", "out"]
     with pytest.raises(ValueError, match="one image per original"):

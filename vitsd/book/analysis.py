@@ -189,6 +189,51 @@ def one_per_class(labels, count: int):
     return np.sort(first)[:count]
 
 
+def _readable(name: str) -> str:
+    return str(name).replace("_", " ")
+
+
+def superclass_rows(class_names):
+    """CIFAR-100's 20 superclasses and their five classes each, as table rows
+    ``{"superclass", "its classes"}`` (chapter 1), when ``class_names`` are CIFAR-100's
+    100 fine classes; ``None`` for a dataset without superclasses (``sample``,
+    CIFAR-10). Underscores become spaces, so that a narrow table wraps the names."""
+    from vitsd.data.cifar import CIFAR100_CLASSES, CIFAR100_SUPERCLASSES
+
+    if tuple(class_names) != CIFAR100_CLASSES:
+        return None
+    return [{"superclass": _readable(group),
+             "its classes": ", ".join(_readable(m) for m in members)}
+            for group, members in CIFAR100_SUPERCLASSES.items()]
+
+
+def superclass_gallery(labels, class_names, count: int = 20) -> tuple:
+    """The photos of chapter 1's gallery: ``(indices, captions)``.
+
+    With CIFAR-100's 100 fine classes, the first image of each of its 20 superclasses,
+    in superclass order, captioned ``"superclass\n(class)"``; for a dataset without
+    superclasses, the first image of each class (of the first ``count`` classes to
+    occur), in class order, captioned by its class. Underscores become spaces."""
+    import numpy as np
+
+    from vitsd.data.cifar import CIFAR100_SUPERCLASSES, superclass_of
+
+    labels = np.asarray(labels).reshape(-1)
+    names = list(class_names)
+    if superclass_rows(names) is not None:
+        groups = np.array([superclass_of(k) for k in range(len(names))])[labels]
+        group_names = list(CIFAR100_SUPERCLASSES)
+    else:
+        groups, group_names = labels, None
+    present = np.unique(groups)
+    picked = one_per_class(groups, len(present) if group_names else min(count, len(present)))
+    picked = picked[np.argsort(groups[picked], kind="stable")]
+    if group_names is None:
+        return picked, [_readable(names[labels[i]]) for i in picked]
+    return picked, [f"{_readable(group_names[groups[i]])}\n({_readable(names[labels[i]])})"
+                    for i in picked]
+
+
 def pick_examples(predicted, actual, per_kind: int = 4) -> tuple:
     """Indices of up to ``per_kind`` images a model gets right and up to ``per_kind`` it
     gets wrong (chapter 7), each from a different class where possible, in class order:

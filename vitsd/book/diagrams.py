@@ -122,7 +122,8 @@ def receptive_field_diagram(patch_size: int = 4) -> Figure:
     s = patch_size // 2
     plain, union = receptive_field(patch_size, False), receptive_field(patch_size, True)
     margin = 1
-    fig = Figure(figsize=(7.4, 3.9), layout="constrained")
+    # 5.5 inches and 10-point text at the least: legible on a phone (tools/browser_check.py).
+    fig = Figure(figsize=(5.2, 4.0), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, cover, shifted in ((axes[0], plain, False), (axes[1], union, True)):
         canvas = np.pad(cover, margin)
@@ -143,16 +144,17 @@ def receptive_field_diagram(patch_size: int = 4) -> Figure:
         count = int((cover > 0).sum())
         if shifted:
             width = patch_size + 2 * s
-            title = (f"with the four shifts of {s} px:\n"
+            title = (f"SPT, shifts of {s} px:\n"
                      f"{width}×{width} = {count} pixels")
         else:
             title = f"plain patch:\n{patch_size}×{patch_size} = {count} pixels"
-        ax.set_title(title, fontsize="medium")
+        ax.set_title(title, fontsize=11)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
-                   fontsize="small", title="window of", title_fontsize="small")
-    fig.suptitle(f"What one token sees (patch size {patch_size})", fontsize="large")
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               frameon=False, fontsize=10, title="window of", title_fontsize=10,
+               handlelength=1.5, columnspacing=1.0)
+    fig.suptitle(f"What one token sees (patch size {patch_size})", fontsize=12)
     return fig
 
 
@@ -209,12 +211,14 @@ def spt_diagram(image=None, patch_size: int = 8, token=None,
 
     shown = to_display(np.stack(views)) if not np.issubdtype(image.dtype, np.integer) \
         else [to_display(v) for v in views]
-    fig = Figure(figsize=(11.0, 5.6), layout="constrained")
-    mosaic = [list(names), ["window", "window", "token", "token", "token"]]
-    ax = fig.subplot_mosaic(mosaic, height_ratios=[1.0, 1.05])
+    # 5.5 inches wide, 10-point text at the least: legible on a phone
+    # (tools/browser_check.py). Two rows of three: the five copies and the window.
+    fig = Figure(figsize=(5.2, 7.2), layout="constrained")
+    mosaic = [list(names[:3]), list(names[3:]) + ["window"], ["token"] * 3]
+    ax = fig.subplot_mosaic(mosaic, height_ratios=[1.0, 1.0, 0.95])
     y0, x0 = r * patch_size - 0.5, c * patch_size - 0.5
     for name, view, color in zip(names, shown, VIEW_COLORS):
-        _show(ax[name], view, name, color=color)
+        _show(ax[name], view, name, color=color, fontsize=11)
         _draw_grid(ax[name], height, width, patch_size, color="white")
         ax[name].add_patch(Rectangle((x0, y0), patch_size, patch_size, fill=False,
                                      edgecolor=_HIGHLIGHT, linewidth=2.2))
@@ -233,9 +237,9 @@ def spt_diagram(image=None, patch_size: int = 8, token=None,
     win.add_patch(Rectangle((x0 - s, y0 - s), side, side, fill=False,
                             edgecolor=_HIGHLIGHT, linewidth=2.4))
     count = int((receptive_field(patch_size) > 0).sum())
-    win.set_title(f"token ({r}, {c}) sees {side}×{side} = {count} pixels\n"
-                  f"instead of {patch_size}×{patch_size} = {patch_size ** 2}",
-                  fontsize="medium")
+    win.set_title(f"the token's window:\n{side}×{side} = {count} pixels\n"
+                  f"(patch: {patch_size}×{patch_size} = {patch_size ** 2})",
+                  fontsize=10)
 
     # The token's five pieces, then what the layer does with them.
     tok = ax["token"]
@@ -252,19 +256,19 @@ def spt_diagram(image=None, patch_size: int = 8, token=None,
                                 edgecolor=color, linewidth=2))
         if k:
             tok.text(left - gap / 2, patch_size / 2, "⊕", ha="center", va="center",
-                     fontsize="large")
+                     fontsize=14)
     right = len(tiles) * (patch_size + gap) - gap
     depth = patch_size * patch_size * channels * len(views)
-    tok.text(right / 2, patch_size * 1.35,
-             f"concatenate and flatten: {len(views)} × ({patch_size}·{patch_size}·{channels})"
-             f" = {depth} values\n→ LayerNorm → Dense → one token of {projection_dim} values",
-             ha="center", va="top", fontsize="medium")
+    tok.text(right / 2, patch_size * 1.3,
+             f"concatenate, flatten:\n{len(views)} × ({patch_size}·{patch_size}·{channels})"
+             f" = {depth} values\n→ LayerNorm → Dense\n→ one token of {projection_dim} values",
+             ha="center", va="top", fontsize=11)
     tok.set_xlim(-gap / 2, right + gap / 2)
-    tok.set_ylim(patch_size * 2.2, -patch_size * 0.3)
+    tok.set_ylim(patch_size * 3.0, -patch_size * 0.1)
     tok.set_aspect("equal")
     tok.set_axis_off()
-    tok.set_title(f"token ({r}, {c}): one {patch_size}×{patch_size} piece of each copy",
-                  fontsize="medium")
+    tok.set_title(f"patch ({r}, {c}): one {patch_size}×{patch_size} piece of each copy",
+                  fontsize=11)
     return fig
 
 

@@ -31,6 +31,10 @@ from matplotlib.figure import Figure
 
 #: Size in inches of one image panel in grids of images.
 PANEL = 1.6
+#: Widest image grid, in inches: at 100 dpi with 10 pt text, a figure this wide keeps
+#: its text legible on a phone (tools/browser_check.py); at most this many per row.
+_GRID_WIDTH = 5.2
+_GRID_COLUMNS = 4
 #: Size in inches of one chart panel (history, schedules, matrices).
 CHART = (4.2, 3.2)
 
@@ -137,7 +141,7 @@ def _show(ax, image, title=None, **title_kwargs):
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
-        ax.set_title(title, fontsize="medium", **title_kwargs)
+        ax.set_title(title, **{"fontsize": "medium", **title_kwargs})
 
 
 def _draw_grid(ax, height: int, width: int, patch_size: int, color="white"):
@@ -170,11 +174,26 @@ def _label_text(label, class_names):
 
 
 # --------------------------------------------------------------- chapter 1: data
-def plot_images(images, labels=None, class_names=None, ncols: int = 8, title=None) -> Figure:
+def _wrap_caption(text: str, panel: float) -> str:
+    """``text`` wrapped between words to the width of a ``panel``-inch image at 10 pt
+    (about 11 characters per inch); explicit line breaks are kept."""
+    import textwrap
+
+    width = max(8, int(panel * 11))
+    return "\n".join(textwrap.fill(line, width) or line for line in str(text).split("\n"))
+
+
+def _caption_lines(captions) -> int:
+    return max((str(c).count("\n") + 1 for c in captions if c), default=1)
+
+
+def plot_images(images, labels=None, class_names=None, ncols: int = 4, title=None) -> Figure:
     """A grid of images with their class names as captions (chapter 1).
 
     ``labels`` may be integer class ids (looked up in ``class_names``), one-hot rows,
-    or strings; ``None`` draws no captions.
+    or strings; ``None`` draws no captions. At most four images per row and 5.5 inches
+    in all, so that the 10-point captions stay legible on a phone; a long caption
+    wraps between words.
     """
     _check_positive_int(ncols, "ncols")
     images = _as_image_list(images, "images")
@@ -184,21 +203,29 @@ def plot_images(images, labels=None, class_names=None, ncols: int = 8, title=Non
             raise ValueError(
                 f"labels must have one entry per image ({len(images)}), got {len(labels)}."
             )
-    fig, axes = _grid_figure(len(images), ncols, title=title)
-    for i, (ax, image) in enumerate(zip(axes, images)):
-        caption = None if labels is None else _label_text(labels[i], class_names)
+    ncols = max(1, min(ncols, _GRID_COLUMNS, len(images)))
+    panel = min(PANEL, _GRID_WIDTH / ncols)
+    captions = [None if labels is None else _wrap_caption(_label_text(label, class_names), panel)
+                for label in (labels if labels is not None else images)]
+    rows = math.ceil(len(images) / ncols)
+    extra = 0.17 * (_caption_lines(captions) - 1) * rows
+    fig, axes = _grid_figure(len(images), ncols, panel=panel, title=title, extra_height=extra)
+    for ax, image, caption in zip(axes, images, captions):
         _show(ax, to_display(image), caption)
     return fig
 
 
 def plot_augmentations(image, augmented_list, title=None) -> Figure:
-    """The original image followed by augmented versions of it, in one row (chapter 1)."""
+    """The original image followed by augmented versions of it, at most four to a row
+    (chapter 1)."""
     augmented = _as_image_list(augmented_list, "augmented_list")
     original = _as_image_list(image, "image")
     if len(original) != 1:
         raise ValueError(f"image must be a single image, got {len(original)} images.")
     panels = original + augmented
-    fig, axes = _grid_figure(len(panels), len(panels), panel=1.9, title=title)
+    ncols = min(_GRID_COLUMNS, len(panels))
+    fig, axes = _grid_figure(len(panels), ncols, panel=_GRID_WIDTH / _GRID_COLUMNS,
+                             title=_wrap_caption(title, _GRID_WIDTH / 1.2) if title else None)
     for i, (ax, im) in enumerate(zip(axes, panels)):
         _show(ax, to_display(im), "original" if i == 0 else f"augmented {i}")
     return fig
@@ -208,7 +235,8 @@ def plot_augmented_batches(originals, batches, captions=None, row_titles=None,
                            title=None) -> Figure:
     """A batch of images in the first row, then one row per augmented version of the
     same batch (chapter 8): column ``j`` follows image ``j`` through every row, so one
-    sees that each image of a batch gets its own operations.
+    sees that each image of a batch gets its own operations. At most four columns:
+    a batch of eight is drawn as two blocks of four columns, one below the other.
 
     ``batches``: a list of arrays shaped like ``originals`` ``(B, H, W, C)``;
     ``captions``: per augmented row, one string per image (or ``None``);
@@ -242,20 +270,37 @@ def plot_augmented_batches(originals, batches, captions=None, row_titles=None,
             f"row_titles must have one title per row ({len(batches) + 1}), got {len(row_titles)}."
         )
     rows = [originals] + batches
-    fig = Figure(figsize=(count * PANEL, len(rows) * (PANEL + 0.45) + (0.4 if title else 0.0)),
+    # At most four columns, 10-point text, under 5.5 inches with the row titles (legible
+    # on a phone): a wider batch is drawn in blocks of columns, one below the other.
+    blocks = math.ceil(count / _GRID_COLUMNS)
+    ncols = math.ceil(count / blocks)
+    panel = min(PANEL, (_GRID_WIDTH - 0.3) / ncols)
+    if captions is not None:
+        captions = [None if row is None else [_wrap_caption(c, panel) if c else c for c in row]
+                    for row in captions]
+    lines = [0] + [0 if row is None else _caption_lines(row) for row in (captions or [])]
+    lines += [0] * (len(rows) - len(lines))
+    row_heights = [panel + 0.15 + 0.17 * n for n in lines]
+    fig = Figure(figsize=(ncols * panel + 0.3,
+                          blocks * sum(row_heights) + (0.4 if title else 0.0)),
                  layout="constrained")
-    axes = fig.subplots(len(rows), count, squeeze=False)
-    for r, row in enumerate(rows):
-        for j, image in enumerate(row):
-            caption = None
-            if r and captions is not None and captions[r - 1] is not None:
-                caption = captions[r - 1][j]
-            _show(axes[r, j], to_display(image))
-            if caption:
-                axes[r, j].set_title(caption, fontsize="x-small", wrap=True)
-        axes[r, 0].set_ylabel(row_titles[r], fontsize="medium")
+    axes = fig.subplots(blocks * len(rows), ncols, squeeze=False,
+                        gridspec_kw=dict(height_ratios=row_heights * blocks))
+    for b in range(blocks):
+        for r, row in enumerate(rows):
+            line = axes[b * len(rows) + r]
+            for k, ax in enumerate(line):
+                j = b * ncols + k
+                if j >= count:
+                    ax.remove()
+                    continue
+                _show(ax, to_display(row[j]))
+                if r and captions is not None and captions[r - 1] is not None \
+                        and captions[r - 1][j]:
+                    ax.set_title(captions[r - 1][j], fontsize="medium")
+            line[0].set_ylabel(row_titles[r], fontsize="medium")
     if title:
-        fig.suptitle(title, fontsize="large")
+        fig.suptitle(_wrap_caption(title, _GRID_WIDTH / 1.2), fontsize="large")
     return fig
 
 
@@ -281,7 +326,7 @@ def plot_patch_grid(image, patch_size: int) -> Figure:
         labelled = [(r, c) for r in range(rows) for c in range(cols)]
     else:
         labelled = {(0, 0), (0, 1), (0, 2), (0, cols - 1), (1, 0), (rows - 1, cols - 1)}
-    fontsize = max(5.0, min(10.0, 150.0 / max(rows, cols)))
+    fontsize = 10.0  # the smallest size a phone keeps legible (tools/browser_check.py)
     for r, c in sorted(labelled):
         ax.text(
             c * patch_size + (patch_size - 1) / 2, r * patch_size + (patch_size - 1) / 2,
@@ -336,7 +381,8 @@ def plot_shifted_views(
     names=("original", "left-up", "left-down", "right-up", "right-down"),
     patch_size=None,
 ) -> Figure:
-    """The original image and its diagonally shifted copies side by side (chapter 3).
+    """The original image and its diagonally shifted copies, at most four to a row and
+    5.5 inches wide (five views: rows of three), for phones (chapter 3).
 
     ``views`` is a sequence or array of images. As a convenience, one array of shape
     ``(H, W, len(names) * C)`` with ``C`` in 1 or 3 (the channel-wise concatenation that
@@ -364,7 +410,8 @@ def plot_shifted_views(
         shown = list(to_display(np.stack(views)))  # one scale for all views
     else:
         shown = [to_display(v) for v in views]
-    fig, axes = _grid_figure(len(views), len(views), panel=2.0)
+    ncols = math.ceil(len(views) / math.ceil(len(views) / _GRID_COLUMNS))
+    fig, axes = _grid_figure(len(views), ncols, panel=min(2.0, _GRID_WIDTH / ncols))
     for ax, view, name in zip(axes, shown, names):
         _show(ax, view, name)
         if patch_size is not None:
@@ -821,28 +868,3 @@ def confusion_matrix(actual, predicted, num_classes: int) -> np.ndarray:
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(counts, (actual, predicted), 1)
     return counts
-
-
-def plot_class_balance(y_train, y_test, class_names, title=None) -> Figure:
-    """Images per class in the training and the test split, side by side (chapter 1)."""
-    n = len(class_names)
-    counts = {}
-    for split, labels in (("training", y_train), ("test", y_test)):
-        labels = np.asarray(labels).ravel()
-        if labels.size and (labels.min() < 0 or labels.max() >= n):
-            raise ValueError(f"{split} labels must be in [0, {n}), got "
-                             f"{labels.min()}..{labels.max()}.")
-        counts[split] = np.bincount(labels, minlength=n)
-    fig = Figure(figsize=(max(CHART[0], 0.45 * n + 1.5), CHART[1]), layout="constrained")
-    ax = fig.subplots()
-    x = np.arange(n)
-    for k, (split, values) in enumerate(counts.items()):
-        bars = ax.bar(x + (k - 0.5) * 0.4, values, width=0.4, label=split, color=f"C{k}")
-        if n <= 20:
-            ax.bar_label(bars, fontsize="x-small", padding=1)
-    ax.set_xticks(x, [str(c) for c in class_names], rotation=45 if n > 5 else 0,
-                  ha="right" if n > 5 else "center", fontsize="small")
-    ax.set_ylabel("images")
-    ax.set_title(title or "Images per class", fontsize="medium")
-    ax.legend(frameon=False, fontsize="small")
-    return fig

@@ -169,14 +169,22 @@ def load_data(dataset, limit=None, seed: int = 42):
         return load_dataset("cifar10", limit=limit, seed=seed)
 
 
-def example_index(data, prefer=("fox", "horse", "deer", "dog", "cat")) -> int:
+def example_index(data, prefer=(("fox", 2), "horse", "deer", "dog", "cat")) -> int:
     """The index of the training image the chapters use as their running example: the
-    first image of the first class in ``prefer`` that the dataset has, else image 0."""
+    first image of the first class in ``prefer`` that the dataset has, else image 0.
+
+    An entry ``(name, k)`` takes the ``k``-th image of that class (counting from 0;
+    the last one if the class has fewer). The default takes CIFAR-100's third fox, a
+    close-up that fills the frame (the first two are a small fox in the grass and a
+    curled-up one); CIFAR-10 has horses, ``sample`` none of these classes."""
     import numpy as np
 
-    for name in prefer:
+    for entry in prefer:
+        name, k = (entry, 0) if isinstance(entry, str) else entry
         if name in data.class_names:
-            return int(np.flatnonzero(data.y_train == data.class_names.index(name))[0])
+            members = np.flatnonzero(np.asarray(data.y_train) == data.class_names.index(name))
+            if members.size:
+                return int(members[min(int(k), members.size - 1)])
     return 0
 
 
