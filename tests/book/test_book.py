@@ -384,21 +384,36 @@ def test_chapter_3_shifted_patch_tokenization(executed):
 @pytest.mark.book
 def test_chapter_4_locality_self_attention(executed):
     r = _records(executed, "04_locality_self_attention")
-    assert r["num_tokens"] == 144 and r["heads"] == 4
+    assert r["num_tokens"] == 64 and r["heads"] == 4  # the CPU preset: 8x8 patches
+    assert r["same_weights"] is True
     assert r["lsa_diagonal_max"] == 0.0 and r["sharp_diagonal_max"] == 0.0
     assert r["lsa_row_sum_max_error"] < 1e-5
     assert r["plain_diagonal_min"] > 0.0
     e = r["entropies"]
-    assert e["LSA, τ = 2"] < e["LSA, τ = 8 (initial)"]
+    assert e["lsa_sharp"] < e["lsa_initial"] < 4.1432  # log 63: uniform over the others
 
 
 @pytest.mark.book
 def test_chapter_5_model(executed):
+    from vitsd.inspection import budget
+
     r = _records(executed, "05_model")
     assert r["parameters"]["vit"] == {"trainable": 21759012, "non_trainable": 7, "total": 21759019}
     assert r["parameters"]["sl-vit"] == {"trainable": 21787748, "non_trainable": 7,
                                          "total": 21787755}
     assert r["spt_extra"] == (540 - 108) * 64 + 2 * 540 and r["lsa_extra"] == 8
+    # The model of chapters 6 and 7 at the test's SIZE, counted by Keras and by hand.
+    config = book.config_for(r["size"])
+    for name in book.VARIANTS:
+        assert r["run_parameters"][name]["total"] == budget.parameter_budget(config, name)["total"]
+    blocks = [row for row in r["layer_rows"] if row["copies"] > 1]
+    assert blocks == [{"layer": f"block_0 to block_{config.num_layers - 1}",
+                       "copies": config.num_layers,
+                       "parameters": budget.parameter_budget(config, "sl-vit")["blocks"]}]
+    total = r["run_parameters"]["sl-vit"]["total"]
+    assert sum(row["parameters"] for row in r["layer_rows"]) == total
+    assert r["same_as_predict"] == {"model(images)": True, "model(images, training=False)": True,
+                                    "model(images, training=True)": False}
 
 
 @pytest.mark.book
