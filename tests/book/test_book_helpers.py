@@ -368,7 +368,7 @@ def test_seed_summary_gives_mean_and_half_range_per_variant():
     for r in rows:
         r["test images"] = 5000
     se = 100 * np.sqrt((0.605 * 0.395 + 0.65 * 0.35) / 5000)  # about 0.96 points
-    assert 4.5 > 2 * se and f"({se:.2f} points)" in book.compare(rows, "sl-vit", "vit")
+    assert 4.5 > 2 * se and f"is {se:.2f} points" in book.compare(rows, "sl-vit", "vit")
     assert "not established" not in book.compare(rows, "sl-vit", "vit")
     for r in rows:
         r["test images"] = 500  # sampling error about 3 points: 4.5 is not twice that

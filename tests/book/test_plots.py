@@ -378,7 +378,8 @@ def test_plot_history_single_record_exact_values():
         assert train.get_linestyle() == "-" and val.get_linestyle() == "--"
         assert train.get_color() == val.get_color()
         assert ax.get_legend() is not None
-    assert "top-5" in fig.axes[2].get_title()
+    assert "top-5" in fig.axes[2].get_ylabel()
+    assert fig.get_size_inches()[0] <= 5.5  # a phone's column: panels one under another
     render(fig)
 
 
@@ -399,6 +400,12 @@ def test_plot_history_compares_runs_and_skips_missing_keys():
     np.testing.assert_array_equal(acc_ax.lines[2].get_xdata(), [1, 2, 3, 4])
     assert loss_ax.lines[0].get_color() != loss_ax.lines[2].get_color()
     assert loss_ax.lines[2].get_color() == loss_ax.lines[3].get_color()
+    # one figure legend: a colour per run, then the two line styles
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "vit", "sl-vit", "training (augmented)", "validation"]
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    assert min(t.get_fontsize() for t in legend.get_texts()) >= 10
     with pytest.raises(ValueError, match="available keys"):
         plots.plot_history(runs, metrics=("nope",))
     with pytest.raises(ValueError, match="records"):
@@ -420,6 +427,45 @@ def test_plot_learning_rate_plain_and_numpy_callables():
         plots.plot_learning_rate(lambda s: 0.1, 0)
     with pytest.raises(ValueError, match="schedule"):
         plots.plot_learning_rate(0.1, 10)
+
+
+def test_plot_learning_rate_marks_the_recorded_rates_at_the_end_of_each_epoch():
+    fig = plots.plot_learning_rate(lambda step: 1e-3 * step / 30, 30, num_points=31,
+                                   recorded=[1e-4, 2e-4, 3e-4], steps_per_epoch=10)
+    (ax,) = fig.axes
+    curve, dots = ax.lines
+    np.testing.assert_array_equal(dots.get_xdata(), [9, 19, 29])
+    np.testing.assert_allclose(dots.get_ydata(), [1e-4, 2e-4, 3e-4])
+    # where a run followed the schedule, the dots sit on the curve
+    np.testing.assert_allclose(np.interp(dots.get_xdata(), curve.get_xdata(),
+                                         curve.get_ydata()), [9e-4 / 3, 19e-4 / 3, 29e-4 / 3])
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        plots.plot_learning_rate(lambda s: 0.1, 10, recorded=[0.1])
+
+
+def test_plot_rollout_comparison_rows_of_photo_and_one_overlay_per_model():
+    images = uint8_images(2, size=12)
+    maps = {"vit": np.random.default_rng(1).random((2, 3, 3)),
+            "sl-vit": np.random.default_rng(2).random((2, 3, 3))}
+    captions = {"vit": ["✓ vit\ncat", "✗ vit\ndog"], "sl-vit": ["✗ sl-vit\nfrog", "✓ sl-vit\ncat"]}
+    fig = plots.plot_rollout_comparison(images, maps, captions, row_titles=["cat", "cat"])
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert fig.get_size_inches()[0] <= 5.5
+    for r in range(2):
+        assert len(axes[r, 0].images) == 1 and axes[r, 0].get_title() == "cat"
+        for c, model in enumerate(maps, 1):
+            overlay = np.asarray(axes[r, c].images[1].get_array())
+            up = plots.upsample_map(maps[model][r], 12, 12)
+            np.testing.assert_allclose(overlay, (up - up.min()) / (up.max() - up.min()))
+            assert axes[r, c].get_title() == captions[model][r]
+            assert axes[r, c].title.get_fontsize() >= 10
+    assert to_hex(axes[0, 1].title.get_color()) == plots._GREEN
+    assert to_hex(axes[0, 2].title.get_color()) == plots._RED
+    with pytest.raises(ValueError, match="same models"):
+        plots.plot_rollout_comparison(images, maps, {"vit": captions["vit"]})
+    with pytest.raises(ValueError, match="one map and one caption"):
+        plots.plot_rollout_comparison(images, {"vit": maps["vit"][:1]}, {"vit": ["a"]})
+    render(fig)
 
 
 def test_plot_learning_rate_keras_schedule():

@@ -617,6 +617,21 @@ def test_cli_evaluates_a_model_from_the_hub_cache_as_its_card_says(run, exported
     assert summary["test"]["top5"] == pytest.approx(record["test"]["top5"], abs=1e-5)
 
 
+def test_card_summary_html_gives_key_lines_and_folds_the_whole_card(run):
+    from html import escape
+
+    _, record = run
+    html = model_card.card_summary_html(record, "someone/model")
+    head, details = html.split("<details>", 1)
+    assert "<h1" not in html and "<h2" not in html  # no heading enters the page
+    assert f"{record['parameters']['total']:,}" in head and "hf://someone/model" in head
+    assert f"{record['epochs_completed']} epochs" in head
+    assert head.count("<tr>") == 5
+    # the whole card, folded: its Markdown source, front matter included
+    assert escape(model_card.model_card(record, "someone/model")) in details
+    assert details.startswith("<summary>") and "</details>" in details
+
+
 def test_card_html_renders_the_card_for_a_notebook_without_the_image(run):
     _, record = run
     html = model_card.card_html(record, "someone/model")

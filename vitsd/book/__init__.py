@@ -31,15 +31,29 @@ This package imports neither Keras nor a backend at import time.
 
 from vitsd.book.analysis import (
     VERDICT_PHRASES,
+    VERDICT_SHORT,
     by_training_size,
+    campaign_runs,
+    class_groups,
     compare,
+    comparison_facts,
+    confused_pairs,
     dataset_size_rows,
+    dataset_size_summary,
+    fit_facts,
+    fit_rows,
     gap_verdict,
+    group_accuracy,
+    group_facts,
     one_per_class,
+    pick_disagreements,
     pick_examples,
     prediction_titles,
+    results_reading,
     results_rows,
+    results_table,
     seed_summary,
+    verdict_rows,
 )
 from vitsd.book.display import (
     RECORD_KEY,
@@ -81,4 +95,9 @@ __all__ = [
     "published_seeds", "read_records", "record", "results_rows", "run_card", "run_folder",
     "seed_summary", "setup", "show_source", "table", "train_variant", "variant_model",
     "variant_runs", "variant_switches",
+    # chapters 6 and 7: tables and readings
+    "VERDICT_SHORT", "class_groups", "comparison_facts", "confused_pairs",
+    "dataset_size_summary", "fit_facts", "fit_rows", "group_accuracy", "group_facts",
+    "campaign_runs", "pick_disagreements", "results_reading", "results_table",
+    "verdict_rows",
 ]

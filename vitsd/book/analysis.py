@@ -37,22 +37,34 @@ def seed_summary(runs: Mapping) -> list:
     return rows
 
 
-#: Short phrases for the kinds of :func:`gap_verdict`, for prose.
+#: Short phrases for the kinds of :func:`gap_verdict`, for prose ("the gap is ...").
+#: The standard error meant is that of a difference of two accuracies measured on the
+#: hold-out (:func:`gap_verdict`'s ``sampling``); the bar is twice it.
 VERDICT_PHRASES = {
     "single seed": "from one seed each, so it supports no conclusion",
     "within spread": "within the seed-to-seed spread",
-    "suggestive": "beyond the seed-to-seed spread but within twice the hold-out's "
-                  "sampling error: suggestive, not established",
-    "established": "beyond both the seed-to-seed spread and twice the hold-out's "
-                   "sampling error",
+    "suggestive": "beyond the seed-to-seed spread but not beyond twice the standard error "
+                  "of a difference of two hold-out accuracies: suggestive, not established",
+    "established": "beyond both the seed-to-seed spread and twice the standard error of a "
+                   "difference of two hold-out accuracies",
+}
+
+#: One- to three-word forms of :data:`VERDICT_PHRASES`, for a table's verdict column.
+VERDICT_SHORT = {
+    "single seed": "one seed: no conclusion",
+    "within spread": "within seed spread",
+    "suggestive": "suggestive",
+    "established": "established",
 }
 
 
 def gap_verdict(rows: list, better: str, worse: str) -> dict:
     """What two rows of :func:`seed_summary` allow to conclude: ``gap`` (points of
     hold-out top-1, ``better`` minus ``worse``), ``noise`` (the two spreads added),
-    ``sampling`` (the hold-out's standard error of a difference of two accuracies, in
-    points; 0 when the test size is unknown), ``seeds`` and ``kind``: ``"single
+    ``sampling`` (the standard error of a difference of two accuracies measured on
+    the same number of hold-out images, ``sqrt(p(1-p)/n + q(1-q)/n)`` in points, as if
+    independent; 0 when the test size is unknown), ``z`` (the gap in units of
+    ``sampling``), ``test images``, ``seeds`` (the fewer of the two) and ``kind``: ``"single
     seed"`` (either has one seed), ``"within spread"`` (``|gap| <= noise``),
     ``"suggestive"`` (``|gap| <= 2 sampling``) or ``"established"``."""
     by_model = {r["model"]: r for r in rows}
@@ -64,8 +76,8 @@ def gap_verdict(rows: list, better: str, worse: str) -> dict:
     if n:
         pa, pb = a["top-1 mean"] / 100, b["top-1 mean"] / 100
         sampling = 100 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
-    seeds = len(a["seeds"].split(", "))
-    if min(seeds, len(b["seeds"].split(", "))) < 2:
+    seeds = min(len(a["seeds"].split(", ")), len(b["seeds"].split(", ")))
+    if seeds < 2:
         kind = "single seed"
     elif abs(gap) <= noise:
         kind = "within spread"
@@ -73,7 +85,8 @@ def gap_verdict(rows: list, better: str, worse: str) -> dict:
         kind = "suggestive"
     else:
         kind = "established"
-    return {"gap": gap, "noise": noise, "sampling": sampling, "seeds": seeds, "kind": kind}
+    return {"gap": gap, "noise": noise, "sampling": sampling, "seeds": seeds, "kind": kind,
+            "test images": n, "z": gap / sampling if sampling else float("nan")}
 
 
 def compare(rows: list, better: str, worse: str) -> str:
@@ -86,15 +99,16 @@ def compare(rows: list, better: str, worse: str) -> str:
         return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 from one seed "
                 "each: how much a seed alone moves the result is unknown, so these runs "
                 "support no conclusion about the two.")
+    error = (f"the standard error of a difference of two accuracies on "
+             f"{v['test images']:,} test images is {sampling:.2f} points, so the bar is "
+             f"twice it, {2 * sampling:.2f}") if v["test images"] else "test size unknown"
     verdict = {
         "within spread": "within the seed-to-seed spread, so these runs do not separate "
                          "the two",
-        "suggestive": ("larger than the seed-to-seed spread but within twice the "
-                       f"hold-out's sampling error of a difference ({sampling:.2f} "
-                       "points): suggestive, not established"),
-        "established": ("larger than the seed-to-seed spread and than twice the "
-                        f"hold-out's sampling error of a difference ({sampling:.2f} "
-                        "points)"),
+        "suggestive": (f"larger than the seed-to-seed spread but not than twice the "
+                       f"standard error ({error}): suggestive, not established"),
+        "established": (f"larger than the seed-to-seed spread and than twice the standard "
+                        f"error ({error})"),
     }[v["kind"]]
     return (f"{better} vs {worse}: {gap:+.2f} points of hold-out top-1 (means over "
             f"{seeds} seed{'s' if seeds != 1 else ''}); the spreads add up to {noise:.2f} "
@@ -275,3 +289,296 @@ def prediction_titles(predicted, actual, class_names) -> list:
         else:
             titles.append(f"✗ {class_names[p]} (is {class_names[a]})")
     return titles
+
+
+# ------------------------------------------------ chapter 6: tables and readings
+def results_table(rows: list) -> list:
+    """The narrow form of :func:`seed_summary`'s rows that chapter 6 displays (a phone's
+    width): model, parameters, seeds, hold-out top-1 per seed, mean and spread (%).
+    Constant columns (epochs, test images) and the wall time of a shared machine are
+    left to the prose."""
+    return [{"model": r["model"], "parameters": r["parameters"], "seeds": r["seeds"],
+             "top-1 per seed": r["top-1 per seed"], "mean": r["top-1 mean"],
+             "±": r["± spread"]} for r in rows]
+
+
+def verdict_rows(rows: list, pairs) -> list:
+    """One row per ``(better, worse)`` pair of :func:`seed_summary` rows present in
+    ``rows``: the comparison, the gap of the means (points), the gap in standard errors
+    of a difference, and :data:`VERDICT_SHORT` of :func:`gap_verdict`."""
+    present = {r["model"] for r in rows}
+    out = []
+    for better, worse in pairs:
+        if better in present and worse in present:
+            v = gap_verdict(rows, better, worse)
+            out.append({"comparison": f"{better} − {worse}", "gap": v["gap"],
+                        "in s.e.": v["z"], "verdict": VERDICT_SHORT[v["kind"]]})
+    return out
+
+
+def comparison_facts(rows: list, better: str, worse: str, prefix: str) -> dict:
+    """The numbers and words of one comparison for a chapter's prose, keyed
+    ``<prefix>_<what>``: ``gap`` (points), ``noise`` (spreads added), ``se`` (standard
+    error of a difference), ``bar`` (twice it), ``z`` (gap in standard errors),
+    ``seeds`` and ``verdict`` (:data:`VERDICT_PHRASES`)."""
+    v = gap_verdict(rows, better, worse)
+    return {f"{prefix}_gap": v["gap"], f"{prefix}_noise": v["noise"],
+            f"{prefix}_se": v["sampling"], f"{prefix}_bar": 2 * v["sampling"],
+            f"{prefix}_z": abs(v["z"]), f"{prefix}_seeds": v["seeds"],
+            f"{prefix}_verdict": VERDICT_PHRASES[v["kind"]]}
+
+
+def fit_rows(runs: Mapping) -> list:
+    """Are the runs finished? One row per model (``{model: [record, ...]}``), means over
+    its seeds, in points: ``train (aug.)`` -- training accuracy of the last epoch,
+    measured on augmented images --, ``val`` -- validation accuracy of the last epoch --,
+    ``train − val``, and ``late gain`` -- what validation accuracy gained over the second
+    half of the run (last epoch minus the middle one). A model that has learned all it
+    can from its data fits its training images well above new ones; one whose training
+    accuracy is barely above (or below) validation, and whose validation accuracy was
+    still climbing while the learning rate fell, is under-trained: the budget, not the
+    architecture, limits it."""
+    order = {m: i for i, m in enumerate(VARIANTS)}
+    out = []
+    for model in sorted(runs, key=lambda m: order.get(m, len(order))):
+        histories = [r.get("history") or {} for r in runs[model]]
+        if not all(h.get("accuracy") and h.get("val_accuracy") for h in histories):
+            continue
+
+        def mean(values):
+            return 100 * sum(values) / len(values)
+
+        train = mean([h["accuracy"][-1] for h in histories])
+        val = mean([h["val_accuracy"][-1] for h in histories])
+        late = mean([h["val_accuracy"][-1] - h["val_accuracy"][(len(h["val_accuracy"]) - 1) // 2]
+                     for h in histories])
+        out.append({"model": model, "train (aug.)": train, "val": val,
+                    "train − val": train - val, "late gain": late})
+    return out
+
+
+def fit_facts(rows: list) -> dict:
+    """Chapter 6's reading of :func:`fit_rows`: the smallest and largest ``train − val``
+    and ``late gain`` over the models (``fit_min``, ``fit_max``, ``late_min``,
+    ``late_max``) and ``fit_verdict``, a sentence: whether every model is still
+    under-trained by the chapter's rule of thumb (training accuracy less than 10 points
+    above validation)."""
+    if not rows:
+        return {"fit_min": float("nan"), "fit_max": float("nan"), "late_min": float("nan"),
+                "late_max": float("nan"), "fit_verdict": "no run recorded its history"}
+    gaps = [r["train − val"] for r in rows]
+    late = [r["late gain"] for r in rows]
+    under = [r["model"] for r in rows if r["train − val"] < 10]
+    if len(under) == len(rows):
+        verdict = "every model is still under-trained"
+    elif under:
+        verdict = f"{', '.join(under)} {'is' if len(under) == 1 else 'are'} still under-trained"
+    else:
+        verdict = "no model is under-trained by this measure"
+    return {"fit_min": min(gaps), "fit_max": max(gaps), "late_min": min(late),
+            "late_max": max(late), "fit_verdict": verdict}
+
+
+def results_reading(rows: list, reference: str = "vit", others=("spt", "lsa", "sl-vit")) -> str:
+    """A sentence that reads the comparisons of ``others`` with ``reference`` as the
+    seeds allow (chapter 6): which gaps are established, which suggestive, which within
+    the spread, and whether any rests on one seed only."""
+    present = {r["model"] for r in rows}
+    kinds = {}
+    for other in others:
+        if other in present and reference in present:
+            v = gap_verdict(rows, other, reference)
+            kinds.setdefault(v["kind"], []).append(f"{other} ({v['gap']:+.2f})")
+    if not kinds:
+        return f"there is nothing to compare with {reference}"
+    parts = []
+    if "single seed" in kinds:
+        parts.append(f"{', '.join(kinds['single seed'])} rest on one seed each, so they are "
+                     "not yet a comparison: how far a seed alone moves a result is unknown")
+    if "established" in kinds:
+        parts.append(f"established: {', '.join(kinds['established'])}")
+    if "suggestive" in kinds:
+        parts.append(f"suggestive only: {', '.join(kinds['suggestive'])}")
+    if "within spread" in kinds:
+        parts.append(f"within the seed-to-seed spread: {', '.join(kinds['within spread'])}")
+    return "; ".join(parts)
+
+
+def dataset_size_summary(records, better: str = "sl-vit", worse: str = "vit") -> tuple:
+    """Chapter 6's dataset-size experiment from its run records (the runs on fractions
+    of the training pool and on the whole pool): ``(rows, facts)``. ``rows`` is the
+    narrow table -- training images, epochs, each model's ``mean ± spread`` (%) and the
+    gap with its :data:`VERDICT_SHORT` --, ``facts`` the numbers of the prose keyed
+    ``size_<small|mid|full>_<images|gap|verdict>``, ``size_<small|full>_<vit|sl>_fit``
+    (train − val at the last epoch) and ``size_small_validation`` (the validation images
+    of the smallest runs). Empty rows and ``{}`` without records."""
+    groups = by_training_size(list(records), models=(worse, better))
+    groups = {size: runs for size, runs in groups.items() if worse in runs and better in runs}
+    if not groups:
+        return [], {}
+    detail = dataset_size_rows(groups, better=better, worse=worse)
+    rows, kinds = [], {}
+    for row, (size, runs) in zip(detail, groups.items()):
+        kind = gap_verdict(seed_summary(runs), better, worse)["kind"]
+        kinds[size] = kind
+        rows.append({"training images": size, "epochs": row["epochs"],
+                     worse: f"{row[f'{worse} mean']:.2f} ± {row[f'{worse} ± spread']:.2f}",
+                     better: f"{row[f'{better} mean']:.2f} ± {row[f'{better} ± spread']:.2f}",
+                     "gap": row["gap"], "verdict": VERDICT_SHORT[kind]})
+    nan = float("nan")
+    facts = {"size_small_validation": detail[0].get("validation images") or 0}
+    for key, row in (("small", detail[0]), ("mid", detail[len(detail) // 2]),
+                     ("full", detail[-1])):
+        facts[f"size_{key}_images"] = row["training images"]
+        facts[f"size_{key}_gap"] = row.get("gap", nan)
+        facts[f"size_{key}_verdict"] = VERDICT_PHRASES[kinds[row["training images"]]]
+    for key, model in (("vit", worse), ("sl", better)):
+        for size_key, row in (("small", detail[0]), ("full", detail[-1])):
+            facts[f"size_{size_key}_{key}_fit"] = row.get(f"{model} train - val", nan)
+    return rows, facts
+
+
+# ------------------------------------------- chapter 7: where two models differ
+def class_groups(class_names) -> tuple:
+    """How chapter 7 groups a dataset's classes for a per-group table: CIFAR-100's 20
+    superclasses when ``class_names`` are its 100 fine classes, else every class on its
+    own. Returns ``(group_names, group_of)``, ``group_of[k]`` the group of class ``k``."""
+    from vitsd.data.cifar import CIFAR100_SUPERCLASSES
+
+    names = [str(c) for c in class_names]
+    members = {c: i for i, group in enumerate(CIFAR100_SUPERCLASSES.values()) for c in group}
+    if len(names) == len(members) and set(names) == set(members):
+        return list(CIFAR100_SUPERCLASSES), [members[c] for c in names]
+    return names, list(range(len(names)))
+
+
+def group_accuracy(actual, predicted_by: Mapping, class_names) -> list:
+    """Accuracy per group of classes (:func:`class_groups`) of each model in
+    ``predicted_by`` (``{model: predicted labels}``), in %: one row per group with its
+    ``images``, each model's accuracy and ``difference`` (last model minus first),
+    sorted by the difference, largest first."""
+    import numpy as np
+
+    actual = np.asarray(actual).reshape(-1)
+    names, group_of = class_groups(class_names)
+    groups = np.asarray(group_of)[actual]
+    models = list(predicted_by)
+    rows = []
+    for g, name in enumerate(names):
+        members = groups == g
+        if not members.any():
+            continue
+        row = {"group": name.replace("_", " "), "images": int(members.sum())}
+        for model in models:
+            row[model] = 100 * float(np.mean(np.asarray(predicted_by[model])[members]
+                                             == actual[members]))
+        row["difference"] = row[models[-1]] - row[models[0]]
+        rows.append(row)
+    return sorted(rows, key=lambda r: -r["difference"])
+
+
+def group_facts(rows: list, first: str, last: str) -> dict:
+    """Chapter 7's reading of :func:`group_accuracy`: ``groups`` (how many),
+    ``group_images`` (images per group, the smallest), ``group_se`` (standard error of a
+    difference of two accuracies on that many images, in points, at the mean accuracy),
+    ``groups_better`` (groups where ``last`` is ahead), ``groups_beyond`` (groups whose
+    difference exceeds twice ``group_se``), ``groups_chance`` (how many would by chance
+    alone, about 4.6%), ``groups_reading`` (a clause: whether ``groups_beyond`` is more
+    than chance gives), the best and worst group of ``first``
+    (``best_group``, ``worst_group``, with ``best_group_acc``, ``worst_group_acc``) and
+    the largest differences either way (``top_group``, ``top_group_diff``,
+    ``bottom_group``, ``bottom_group_diff``)."""
+    import math
+
+    n = min(r["images"] for r in rows)
+    p = sum(r[first] + r[last] for r in rows) / (200 * len(rows))
+    se = 100 * math.sqrt(2 * p * (1 - p) / n)
+    best = max(rows, key=lambda r: r[first])
+    worst = min(rows, key=lambda r: r[first])
+    beyond = sum(abs(r["difference"]) > 2 * se for r in rows)
+    chance = 0.0455 * len(rows)  # P(|z| > 2) under no difference at all
+    reading = ("no more than chance alone would give, so the table shows no group where "
+               "one model is reliably better than the other" if beyond <= max(1, 2 * chance)
+               else "more than chance alone would give, so some of these differences are "
+                    "likely real -- though not which ones")
+    return {"groups": len(rows), "group_images": n, "group_se": se,
+            "groups_better": sum(r["difference"] > 0 for r in rows),
+            "groups_beyond": beyond, "groups_chance": chance, "groups_reading": reading,
+            "best_group": best["group"], "best_group_acc": best[first],
+            "worst_group": worst["group"], "worst_group_acc": worst[first],
+            "top_group": rows[0]["group"], "top_group_diff": rows[0]["difference"],
+            "bottom_group": rows[-1]["group"], "bottom_group_diff": rows[-1]["difference"]}
+
+
+def confused_pairs(actual, predicted_by: Mapping, class_names, count: int = 8) -> list:
+    """The ``count`` pairs (true class, predicted class) that the models in
+    ``predicted_by`` confuse most, by their mean share: one row per pair with ``true``,
+    ``taken for`` and each model's share of the true class's images given that wrong
+    label (%)."""
+    import numpy as np
+
+    actual = np.asarray(actual).reshape(-1)
+    n = len(class_names)
+    per_class = np.bincount(actual, minlength=n).astype(float)
+    shares = {}
+    for model, predicted in predicted_by.items():
+        counts = np.zeros((n, n))
+        np.add.at(counts, (actual, np.asarray(predicted).reshape(-1)), 1)
+        np.fill_diagonal(counts, 0)
+        shares[model] = 100 * counts / np.maximum(per_class, 1)[:, None]
+    mean = sum(shares.values()) / len(shares)
+    order = np.argsort(-mean, axis=None, kind="stable")[:count]
+    rows = []
+    for flat in order:
+        i, j = divmod(int(flat), n)
+        if mean[i, j] <= 0:
+            break
+        row = {"true": str(class_names[i]).replace("_", " "),
+               "taken for": str(class_names[j]).replace("_", " ")}
+        row.update({model: float(s[i, j]) for model, s in shares.items()})
+        rows.append(row)
+    return rows
+
+
+def pick_disagreements(predicted_by: Mapping, actual) -> list:
+    """Indices of up to four images for chapter 7's rollout figure, one of each kind
+    where the data has one: both models right, only the first right, only the second
+    right, both wrong (of ``predicted_by``'s first two models) -- each the first such
+    image of a class not used yet. Deterministic."""
+    import numpy as np
+
+    actual = np.asarray(actual).reshape(-1)
+    first, second = (np.asarray(p).reshape(-1) for p in list(predicted_by.values())[:2])
+    a, b = first == actual, second == actual
+    chosen, classes = [], set()
+    for mask in (a & b, a & ~b, ~a & b, ~a & ~b):
+        hits = np.flatnonzero(mask)
+        pick = next((int(i) for i in hits if int(actual[i]) not in classes),
+                    int(hits[0]) if len(hits) else None)
+        if pick is not None:
+            chosen.append(pick)
+            classes.add(int(actual[pick]))
+    return chosen
+
+
+def campaign_runs(records: Mapping, size: str = "cpu", models=VARIANTS) -> tuple:
+    """Split the published runs of one dataset (``{name: record}``, as
+    :func:`vitsd.sharing.published.load_records` gives them) into ``(pool, fractions)``:
+    ``pool`` -- ``{model: [record, ...]}`` of the runs on the whole training pool named
+    ``<size>-<model>-s<seed>``, seeds in order --, and ``fractions`` -- the records of the
+    dataset-size runs (``campaign.training_fraction`` below 1)."""
+    import re
+
+    pool, fractions = {}, []
+    for name in sorted(records):
+        record = records[name]
+        if (record.get("campaign") or {}).get("training_fraction", 1) < 1:
+            fractions.append(record)
+            continue
+        for model in models:
+            if re.fullmatch(rf"{re.escape(size)}-{re.escape(model)}-s(\d+)", name):
+                pool.setdefault(model, []).append(record)
+    for model in pool:
+        pool[model].sort(key=lambda r: r["config"]["seed"])
+    order = {m: i for i, m in enumerate(models)}
+    return dict(sorted(pool.items(), key=lambda kv: order[kv[0]])), fractions

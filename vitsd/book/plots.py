@@ -586,6 +586,53 @@ def plot_attention_overlay(
     return fig
 
 
+def plot_rollout_comparison(images, maps_by_model, captions_by_model, row_titles=None,
+                            alpha: float = 0.5, cmap: str = "inferno") -> Figure:
+    """The same images under several models (chapter 7): one row per image -- the photo,
+    then each model's attention map laid over it (as :func:`plot_attention_overlay`).
+
+    ``maps_by_model``: ``{model: (B, g, g) maps}``; ``captions_by_model``: ``{model: B
+    captions}``, each coloured green when it starts with "✓", red with "✗";
+    ``row_titles``: B titles of the photos (e.g. the true class). 3 panels of 1.75 in
+    per row at 10 pt: legible in a phone's column."""
+    images = _as_image_list(images, "images")
+    models = list(maps_by_model)
+    if not models or set(models) != set(captions_by_model):
+        raise ValueError("maps_by_model and captions_by_model must name the same models.")
+    for model in models:
+        if len(maps_by_model[model]) != len(images) or \
+                len(captions_by_model[model]) != len(images):
+            raise ValueError(f"{model}: one map and one caption per image "
+                             f"({len(images)}) are needed.")
+    if row_titles is not None and len(row_titles) != len(images):
+        raise ValueError(f"row_titles must have one entry per image ({len(images)}).")
+    ncols = 1 + len(models)
+    panel = min(1.75, 5.4 / ncols)
+    fig = Figure(figsize=(ncols * panel, len(images) * (panel + 0.45)), layout="constrained")
+    axes = fig.subplots(len(images), ncols, squeeze=False)
+    for r, image in enumerate(images):
+        shown = to_display(image)
+        h, w = shown.shape[:2]
+        _show(axes[r, 0], shown)
+        if row_titles is not None:
+            axes[r, 0].set_title(str(row_titles[r]), fontsize=10)
+        for c, model in enumerate(models, 1):
+            up = upsample_map(np.asarray(maps_by_model[model][r], dtype=np.float64), h, w)
+            lo, hi = up.min(), up.max()
+            up = (up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)
+            _show(axes[r, c], shown)
+            axes[r, c].imshow(up, cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0,
+                              interpolation="bilinear")
+            title = str(captions_by_model[model][r])
+            style = {}
+            if title.startswith(_OK_MARKS):
+                style["color"] = _GREEN
+            elif title.startswith(_BAD_MARKS):
+                style["color"] = _RED
+            axes[r, c].set_title(title, fontsize=10, **style)
+    return fig
+
+
 # ------------------------------------------------- chapter 6: training results
 _METRIC_TITLES = {
     "loss": "loss",
@@ -652,9 +699,11 @@ def plot_history(records, metrics=("loss", "accuracy", "top5")) -> Figure:
         raise ValueError(
             f"none of metrics {tuple(metrics)} is in the history; available keys: {available}."
         )
-    fig = Figure(figsize=(CHART[0] * len(present), CHART[1]), layout="constrained")
-    axes = fig.subplots(1, len(present), squeeze=False).ravel()
     single = len(runs) == 1
+    # One panel under the other, 5.2 in wide (a phone's column), text at 10 pt.
+    fig = Figure(figsize=(5.2, 2.5 * len(present) + (0.3 if single else 0.9)),
+                 layout="constrained")
+    axes = fig.subplots(len(present), 1, squeeze=False, sharex=True).ravel()
     for ax, metric in zip(axes, present):
         for k, (name, hist) in enumerate(runs.items()):
             for key, style, kind in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
@@ -665,12 +714,22 @@ def plot_history(records, metrics=("loss", "accuracy", "top5")) -> Figure:
                 label = kind if single or not name else f"{name} ({kind})"
                 ax.plot(np.arange(1, len(values) + 1), values, linestyle=style,
                         color=f"C{k}", label=label)
-        ax.set_title(_METRIC_TITLES.get(metric, metric.replace("_", " ")), fontsize="medium")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(_METRIC_TITLES.get(metric, metric.replace("_", " ")))
+        ax.set_ylabel(_METRIC_TITLES.get(metric, metric.replace("_", " ")), fontsize=10)
+        ax.tick_params(labelsize=10)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-        ax.legend(frameon=False, fontsize="small")
+        if single:
+            ax.legend(frameon=False, fontsize=10)
+    if not single:
+        # one legend for the figure: a colour per run, a line style per split
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], color=f"C{k}", label=name) for k, name in enumerate(runs)]
+        handles += [Line2D([], [], color="0.4", linestyle="-", label="training (augmented)"),
+                    Line2D([], [], color="0.4", linestyle="--", label="validation")]
+        fig.legend(handles=handles, loc="outside upper center", ncols=3, frameon=False,
+                   fontsize=10)
     return fig
 
 
@@ -713,8 +772,14 @@ def _to_float(value) -> float:
     return float(np.asarray(keras.ops.convert_to_numpy(value)).reshape(()))
 
 
-def plot_learning_rate(schedule, total_steps: int, num_points: int = 200, title=None) -> Figure:
+def plot_learning_rate(schedule, total_steps: int, num_points: int = 200, title=None,
+                       recorded=None, steps_per_epoch: int | None = None) -> Figure:
     """The learning rate ``schedule(step)`` over ``0..total_steps`` (chapter 6).
+
+    ``recorded`` (with ``steps_per_epoch``): the learning rate a run applied in the last
+    step of every epoch, as its history records it, drawn as dots at steps
+    ``(e + 1) * steps_per_epoch - 1`` over the curve -- where the run followed the
+    schedule, they sit on it.
 
     ``schedule`` is any callable from an integer step to a learning rate: a Python or
     NumPy number, or a Keras/TensorFlow/JAX scalar tensor (a
@@ -731,7 +796,14 @@ def plot_learning_rate(schedule, total_steps: int, num_points: int = 200, title=
     values = np.array([_to_float(schedule(int(s))) for s in steps])
     fig = Figure(figsize=CHART, layout="constrained")
     ax = fig.subplots()
-    ax.plot(steps, values, color="C0")
+    ax.plot(steps, values, color="C0", label="schedule")
+    if recorded is not None:
+        _check_positive_int(steps_per_epoch, "steps_per_epoch")
+        rates = np.asarray(recorded, dtype=np.float64).ravel()
+        at = (np.arange(len(rates)) + 1) * steps_per_epoch - 1
+        ax.plot(at, rates, linestyle="none", marker="o", markersize=4, color="C1",
+                label="recorded, end of each epoch")
+        ax.legend(frameon=False, fontsize=10)
     ax.set_xlabel("training step")
     ax.set_ylabel("learning rate")
     ax.set_title(title if title is not None else "learning-rate schedule", fontsize="medium")

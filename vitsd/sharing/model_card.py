@@ -76,6 +76,36 @@ def card_html(record: dict, repo_id: str | None = None) -> str:
             f'<div class="vitsd-model-card">{rendered}</div>')
 
 
+def card_summary_html(record: dict, repo_id: str | None = None) -> str:
+    """The model card collapsed for a notebook page (chapter 7): the key lines -- the
+    variant and its switches, the data, parameters, epochs, the test accuracy and the
+    two lines that load it -- as a short two-column table, then the whole card as
+    :func:`model_card` writes it (its Markdown source, YAML front matter included) inside
+    a closed ``<details>``: nothing of it becomes a heading of the page."""
+    from html import escape
+
+    repo = repo_id or "USER/NAME"
+    tokenizer, lsa = _switches(record)
+    _, dataset_name, _ = hub_dataset(record)
+    test, splits = record["test"], record["splits"]
+    rows = [
+        ("variant", f"{record['model']} (tokenizer: {tokenizer}, LSA: {'yes' if lsa else 'no'})"),
+        ("trained on", f"{dataset_name}, {splits['train']:,} images, "
+                       f"{record['epochs_completed']} epochs, seed {record['config']['seed']}"),
+        ("parameters", f"{record['parameters']['total']:,}"),
+        ("test", f"top-1 {_fmt(test['top1'])}, top-5 {_fmt(test['top5'])} on "
+                 f"{splits['test']:,} images"),
+        ("load it", f'keras.saving.load_model("hf://{repo}") after import vitsd'),
+    ]
+    table = "".join(f"<tr><th style=\"text-align:left;padding-right:0.8em\">{escape(k)}</th>"
+                    f"<td>{escape(v)}</td></tr>" for k, v in rows)
+    return (f'<div class="vitsd-model-card"><table>{table}</table>\n'
+            "<details><summary>The whole card, as <code>push</code> writes it "
+            "(Markdown)</summary>\n"
+            '<pre style="white-space:pre-wrap;overflow-wrap:anywhere">'
+            f"{escape(model_card(record, repo_id))}</pre></details></div>")
+
+
 def card_metadata(record: dict, repo_id: str | None = None) -> str:
     """The card's YAML front matter: library, license, tags, datasets and the test
     metrics as a ``model-index`` (built with ``huggingface_hub.ModelCardData``)."""

@@ -1,0 +1,136 @@
+"""Chapters 6 and 7's tables and readings (vitsd.book.analysis), against hand-computed
+or NumPy references."""
+
+import math
+
+import numpy as np
+import pytest
+
+from vitsd import book
+
+
+def _record(model, seed, top1, n=10_000, train=None, val=None, fraction=None):
+    record = {"model": model, "config": {"seed": seed, "epochs": 4},
+              "test": {"top1": top1, "top5": 0.9}, "parameters": {"total": 1000 + seed},
+              "splits": {"train": 900, "validation": 100, "test": n},
+              "history": {"accuracy": train or [0.1, 0.2, 0.3, 0.4],
+                          "val_accuracy": val or [0.1, 0.15, 0.2, 0.25]}}
+    if fraction is not None:
+        record["campaign"] = {"training_fraction": fraction}
+    return record
+
+
+def test_results_and_verdict_tables_are_narrow_and_follow_gap_verdict():
+    runs = {"vit": [_record("vit", 1, 0.40), _record("vit", 2, 0.41)],
+            "sl-vit": [_record("sl-vit", 1, 0.38), _record("sl-vit", 2, 0.385)],
+            "resnet20": [_record("resnet20", 1, 0.52)]}
+    rows = book.seed_summary(runs)
+    table = book.results_table(rows)
+    assert [r["model"] for r in table] == ["vit", "sl-vit", "resnet20"]
+    assert list(table[0]) == ["model", "parameters", "seeds", "top-1 per seed", "mean", "±"]
+    assert table[0]["mean"] == pytest.approx(40.5) and table[0]["±"] == pytest.approx(0.5)
+    verdicts = book.verdict_rows(rows, [("sl-vit", "vit"), ("resnet20", "vit"), ("lsa", "vit")])
+    assert [v["comparison"] for v in verdicts] == ["sl-vit − vit", "resnet20 − vit"]  # no lsa
+    se = 100 * math.sqrt((0.3825 * 0.6175 + 0.405 * 0.595) / 10_000)  # ~0.69 points
+    assert verdicts[0]["gap"] == pytest.approx(-2.25)
+    assert verdicts[0]["in s.e."] == pytest.approx(-2.25 / se)
+    assert verdicts[0]["verdict"] == "established"  # 2.25 > 0.5 + 0.25 and > 2 * 0.69
+    assert verdicts[1]["verdict"] == "one seed: no conclusion"
+    facts = book.comparison_facts(rows, "resnet20", "vit", "cnn")
+    assert facts["cnn_gap"] == pytest.approx(11.5) and facts["cnn_seeds"] == 1
+    assert facts["cnn_bar"] == pytest.approx(2 * facts["cnn_se"])
+    assert facts["cnn_z"] == pytest.approx(11.5 / facts["cnn_se"])
+    assert facts["cnn_verdict"] == book.VERDICT_PHRASES["single seed"]
+    reading = book.results_reading(rows, others=("sl-vit", "resnet20"))
+    assert "established: sl-vit (-2.25)" in reading and "resnet20 (+11.50) rest on one" in reading
+
+
+def test_compare_states_the_standard_error_and_twice_it():
+    rows = book.seed_summary({"vit": [_record("vit", 1, 0.60, n=5000), _record("vit", 2, 0.60,
+                                                                               n=5000)],
+                              "spt": [_record("spt", 1, 0.59, n=5000),
+                                      _record("spt", 2, 0.59, n=5000)]})
+    se = 100 * math.sqrt((0.59 * 0.41 + 0.60 * 0.40) / 5000)
+    sentence = book.compare(rows, "spt", "vit")
+    assert f"on 5,000 test images is {se:.2f} points" in sentence
+    assert f"twice it, {2 * se:.2f}" in sentence and "suggestive, not established" in sentence
+    assert "twice the standard error" in book.VERDICT_PHRASES["suggestive"]
+
+
+def test_fit_rows_and_facts_read_the_last_epoch_and_the_second_half():
+    a = _record("vit", 1, 0.4, train=[0.1, 0.3, 0.5, 0.6], val=[0.2, 0.3, 0.4, 0.45])
+    b = _record("vit", 2, 0.4, train=[0.1, 0.3, 0.5, 0.7], val=[0.2, 0.3, 0.4, 0.55])
+    c = _record("sl-vit", 1, 0.4, train=[0.2, 0.5, 0.8, 0.9], val=[0.2, 0.3, 0.35, 0.4])
+    rows = book.fit_rows({"sl-vit": [c], "vit": [a, b]})
+    vit, sl = rows
+    assert vit["model"] == "vit" and vit["train (aug.)"] == pytest.approx(65.0)
+    assert vit["val"] == pytest.approx(50.0) and vit["train − val"] == pytest.approx(15.0)
+    # the middle epoch of 4 is the second (index 1): 0.45 - 0.3 and 0.55 - 0.3
+    assert vit["late gain"] == pytest.approx(20.0)
+    assert sl["train − val"] == pytest.approx(50.0) and sl["late gain"] == pytest.approx(10.0)
+    facts = book.fit_facts(rows)
+    assert facts["fit_min"] == pytest.approx(15.0) and facts["late_max"] == pytest.approx(20.0)
+    assert facts["fit_verdict"] == "no model is under-trained by this measure"
+    under = book.fit_facts([{**vit, "train − val": 3.0}, sl])
+    assert under["fit_verdict"] == "vit is still under-trained"
+
+
+def test_campaign_runs_and_dataset_size_summary():
+    records = {"cpu-vit-s2": _record("vit", 2, 0.60), "cpu-vit-s1": _record("vit", 1, 0.59),
+               "cpu-sl-vit-s1": _record("sl-vit", 1, 0.58),
+               "cpu-sl-vit-s2": _record("sl-vit", 2, 0.58),
+               "cpu-vit-f10-s1": _record("vit", 1, 0.50, fraction=0.1),
+               "cpu-sl-vit-f10-s1": _record("sl-vit", 1, 0.53, fraction=0.1),
+               "pilot-vit-s0": _record("vit", 0, 0.1)}
+    for name in ("cpu-vit-f10-s1", "cpu-sl-vit-f10-s1"):
+        records[name]["splits"] = {"train": 90, "validation": 10, "test": 10_000}
+    pool, fractions = book.campaign_runs(records)
+    assert list(pool) == ["vit", "sl-vit"] and [r["config"]["seed"] for r in pool["vit"]] == [1, 2]
+    assert len(fractions) == 2
+    rows, facts = book.dataset_size_summary(fractions + pool["vit"] + pool["sl-vit"])
+    assert [r["training images"] for r in rows] == [90, 900]
+    assert rows[0]["vit"] == "50.00 ± 0.00" and rows[0]["gap"] == pytest.approx(3.0)
+    assert rows[0]["verdict"] == "one seed: no conclusion"
+    assert rows[1]["vit"] == "59.50 ± 0.50" and rows[1]["gap"] == pytest.approx(-1.5)
+    assert facts["size_small_images"] == 90 and facts["size_full_gap"] == pytest.approx(-1.5)
+    assert facts["size_small_validation"] == 10
+    assert book.dataset_size_summary([]) == ([], {})
+
+
+def test_group_accuracy_uses_cifar100_superclasses_and_matches_numpy():
+    from vitsd.data.cifar import CIFAR100_CLASSES, superclass_of
+
+    rng = np.random.default_rng(0)
+    actual = rng.integers(0, 100, 5000)
+    a = np.where(rng.random(5000) < 0.4, actual, rng.integers(0, 100, 5000))
+    b = np.where(rng.random(5000) < 0.5, actual, rng.integers(0, 100, 5000))
+    rows = book.group_accuracy(actual, {"vit": a, "sl-vit": b}, list(CIFAR100_CLASSES))
+    assert len(rows) == 20
+    coarse = np.array([superclass_of(k) for k in actual])
+    for row in rows:
+        g = list(book.class_groups(CIFAR100_CLASSES)[0]).index(row["group"].replace(" ", "_"))
+        members = coarse == g
+        assert row["images"] == members.sum()
+        assert row["vit"] == pytest.approx(100 * np.mean(a[members] == actual[members]))
+        assert row["difference"] == pytest.approx(row["sl-vit"] - row["vit"])
+    assert [r["difference"] for r in rows] == sorted((r["difference"] for r in rows), reverse=True)
+    facts = book.group_facts(rows, "vit", "sl-vit")
+    assert facts["groups"] == 20
+    assert facts["groups_better"] == sum(r["difference"] > 0 for r in rows)
+    assert facts["top_group"] == rows[0]["group"]
+    # other class names are their own groups
+    names, group_of = book.class_groups(["cat", "dog"])
+    assert names == ["cat", "dog"] and group_of == [0, 1]
+
+
+def test_confused_pairs_and_pick_disagreements():
+    actual = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    a = np.array([1, 1, 0, 0, 1, 0, 2, 2])  # two of class 0 taken for 1, one of 1 for 0
+    b = np.array([1, 0, 0, 0, 1, 1, 1, 2])
+    rows = book.confused_pairs(actual, {"vit": a, "sl-vit": b}, ["x", "y", "z"], count=5)
+    assert rows[0] == {"true": "x", "taken for": "y", "vit": 50.0, "sl-vit": 25.0}
+    assert {(r["true"], r["taken for"]) for r in rows} == {("x", "y"), ("y", "x"), ("z", "y")}
+    picks = book.pick_disagreements({"vit": a, "sl-vit": b}, actual)
+    right_a, right_b = a[picks] == actual[picks], b[picks] == actual[picks]
+    assert list(zip(right_a, right_b)) == [(True, True), (True, False), (False, True),
+                                           (False, False)]
