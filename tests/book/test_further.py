@@ -30,6 +30,7 @@ def test_label_mix_names_the_largest_weights_in_order():
     assert further.label_mix(labels, names) == [
         "0.62 bear, 0.38 cloud", "1.00 apple", "0.40 dolphin, 0.30 cloud", "1.00 cloud"]
     assert further.label_mix(labels[2:3], names, top=3) == ["0.40 dolphin, 0.30 cloud, 0.20 bear"]
+    assert further.label_mix(labels[:1], ["a", "pine_tree", "c", "d"]) == ["0.62 pine tree, 0.38 c"]
     with pytest.raises(ValueError, match=r"labels must be \(batch, 4\)"):
         further.label_mix(np.ones((2, 3)), names)
 
@@ -120,11 +121,21 @@ def test_campaign_rows_facts_summary_and_first_seeds():
     assert (facts["runs"], facts["gpu"], facts["pilots"]) == (5, 1, 1)
     assert facts["devices"] == "CPU: x (2 cores) / GPU: T4" and facts["presets"] == "cpu"
     assert facts["best"] == "gpu-vit-s1" and facts["best_top1"] == 0.6
+    # cpu-vit-s1 and -s2 differ only in the seed: 40 % and 42 %
+    assert facts["seeds"] == 2 and facts["seed_spread"] == pytest.approx(0.02)
+    mean = np.mean([0.4, 0.42, 0.2, 0.3, 0.6])
+    assert facts["standard_error"] == pytest.approx(np.sqrt(mean * (1 - mean) / 1000))
+    single = further.campaign_facts({"a-s1": record(0.4), "b-s1": record(0.5)})
+    assert single["seeds"] == 1 and single["seed_spread"] is None
     assert list(further.first_seed_runs(records)) == ["cpu-vit-s1", "gpu-vit-s1"]
     summary = further.campaigns_summary({"cifar10-jpeg": records, "cifar100": {"a": record()}})
-    assert summary["glue"] == {"cifar10_jpeg_runs": 5, "cifar10_jpeg_pilots": 1,
-                               "cifar100_runs": 1, "cifar100_pilots": 0, "all_runs": 6,
-                               "gpu_runs": 1}
+    glued = summary["glue"]
+    assert {k: glued[k] for k in ("cifar10_jpeg_runs", "cifar10_jpeg_pilots", "cifar100_runs",
+                                  "cifar100_pilots", "all_runs", "gpu_runs")} == {
+        "cifar10_jpeg_runs": 5, "cifar10_jpeg_pilots": 1, "cifar100_runs": 1,
+        "cifar100_pilots": 0, "all_runs": 6, "gpu_runs": 1}
+    assert glued["cifar10_jpeg_spread"] == pytest.approx(2.0) and glued["cifar10_jpeg_seeds"] == 2
+    assert np.isnan(glued["cifar100_spread"]) and glued["cifar100_seeds"] == 1
     assert summary["titles"]["cifar100"].startswith("cifar100: 1 published runs, recipe cpu")
 
 

@@ -8,15 +8,16 @@ Imports neither Keras nor a backend at import time.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 
 # ---------------------------------------------------------------- the figures
 def caption_rows(names, captions, columns) -> list:
     """The captions of an augmented-batch figure as table rows: one row per image
-    (``names``: what the image shows, e.g. its class), one column per augmented row of
-    the figure (``columns``: its titles; ``captions``: one list of strings per column,
-    one string per image). Line breaks in a caption become "; "."""
+    (``names``: what the image shows, e.g. its class; "_" shown as a space), one column
+    per augmented row of the figure (``columns``: its titles; ``captions``: one list of
+    strings per column, one string per image). Line breaks in a caption become "; "."""
     names = list(names)
     captions = [list(c) for c in captions]
     columns = list(columns)
@@ -27,14 +28,16 @@ def caption_rows(names, captions, columns) -> list:
         if len(c) != len(names):
             raise ValueError(f"every caption list needs one caption per image "
                              f"({len(names)}), got {len(c)}.")
-    return [{"image": name, **{col: str(c[i]).replace("\n", "; ") for col, c in
+    return [{"image": str(name).replace("_", " "),
+             **{col: str(c[i]).replace("\n", "; ") for col, c in
                                zip(columns, captions)}}
             for i, name in enumerate(names)]
 
 
 def label_mix(labels, class_names, top: int = 2, smallest: float = 0.005) -> list:
     """The ``top`` largest weights of each soft label row with their class names, e.g.
-    ``"0.62 apple, 0.38 bear"`` (weights below ``smallest`` are left out)."""
+    ``"0.62 apple, 0.38 bear"`` (weights below ``smallest`` are left out; "_" in a
+    class name shown as a space)."""
     import numpy as np
 
     labels = np.asarray(labels, dtype=np.float64)
@@ -43,7 +46,8 @@ def label_mix(labels, class_names, top: int = 2, smallest: float = 0.005) -> lis
     out = []
     for row in labels:
         order = np.argsort(row, kind="stable")[::-1][:top]
-        out.append(", ".join(f"{row[k]:.2f} {class_names[k]}" for k in order
+        out.append(", ".join(f"{row[k]:.2f} {str(class_names[k]).replace('_', ' ')}"
+                             for k in order
                              if row[k] >= smallest))
     return out
 
@@ -179,7 +183,10 @@ def campaign_facts(records) -> dict:
     ``devices``, ``backends``, ``presets`` and ``test_images`` (distinct values,
     joined by " / "), ``gpu`` (how many ran on a GPU), ``pilots`` (runs marked as
     pilots), ``best`` and ``best_top1`` (the run with the highest test top-1, and that
-    top-1 as a fraction)."""
+    top-1 as a fraction), ``seeds`` (most seeds of one configuration: runs named
+    ``<name>-s<seed>``), ``seed_spread`` (the largest top-1 range between such seeds, a
+    fraction; None with one seed each) and ``standard_error`` (binomial, of a test
+    top-1 at the campaign's mean)."""
     runs = list(records.values())
     envs = [r["environment"] for r in runs]
 
@@ -187,6 +194,15 @@ def campaign_facts(records) -> dict:
         return " / ".join(dict.fromkeys(str(v) for v in values))
 
     best = max(records, key=lambda n: records[n]["test"]["top1"]) if records else None
+    # runs that differ only in their seed ("<name>-s<seed>"), pilots left out
+    groups = {}
+    for name, r in records.items():
+        if not (r.get("campaign") or {}).get("pilot"):
+            groups.setdefault(re.sub(r"-s\d+$", "", name), []).append(r["test"]["top1"])
+    spreads = [max(v) - min(v) for v in groups.values() if len(v) > 1]
+    top1 = [r["test"]["top1"] for r in runs]
+    mean = sum(top1) / len(top1) if top1 else float("nan")
+    tests = [r["splits"]["test"] for r in runs]
     return {
         "runs": len(runs),
         "devices": distinct(e["device"] for e in envs),
@@ -199,14 +215,18 @@ def campaign_facts(records) -> dict:
                             for r in runs),
         "best": best,
         "best_top1": records[best]["test"]["top1"] if best else float("nan"),
+        "seeds": max((len(v) for v in groups.values()), default=0),
+        "seed_spread": max(spreads) if spreads else None,
+        "standard_error": ((mean * (1 - mean) / min(tests)) ** 0.5 if tests
+                           else float("nan")),
     }
 
 
 def campaigns_summary(campaigns) -> dict:
     """For :func:`published_campaigns`' result: ``{"facts": {dataset: campaign_facts},
     "titles": {dataset: table title}, "glue": {name: value}}`` -- the glue names are
-    ``<dataset>_runs`` and ``<dataset>_pilots`` (``-`` written ``_``), ``all_runs`` and
-    ``gpu_runs``."""
+    ``<dataset>_runs``, ``_pilots``, ``_seeds``, ``_spread`` and ``_se`` (points; ``-``
+    written ``_``), ``all_runs`` and ``gpu_runs``."""
     facts = {d: campaign_facts(r) for d, r in campaigns.items()}
     titles = {d: (f"{d}: {f['runs']} published runs, recipe {f['presets']}, tested on "
                   f"{f['test_images']} images; {f['devices']}, {f['backends']}")
@@ -216,6 +236,10 @@ def campaigns_summary(campaigns) -> dict:
         key = d.replace("-", "_")
         glue[f"{key}_runs"] = f["runs"]
         glue[f"{key}_pilots"] = f["pilots"]
+        glue[f"{key}_seeds"] = f["seeds"]
+        glue[f"{key}_spread"] = 100 * f["seed_spread"] if f["seed_spread"] is not None \
+            else float("nan")
+        glue[f"{key}_se"] = 100 * f["standard_error"]
     glue["all_runs"] = sum(f["runs"] for f in facts.values())
     glue["gpu_runs"] = sum(f["gpu"] for f in facts.values())
     return {"facts": facts, "titles": titles, "glue": glue}
