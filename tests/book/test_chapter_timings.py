@@ -1,6 +1,7 @@
-"""vitsd.book.records.timing_table (chapter 9): the recorded executions, narrowed."""
+"""vitsd.book.records.timing_table and timing_note (chapter 9): the recorded executions,
+narrowed, and what they share in words."""
 
-from vitsd.book.records import timing_table
+from vitsd.book.records import timing_note, timing_table
 
 
 def test_timing_table_drops_constant_columns_and_returns_them():
@@ -22,3 +23,11 @@ def test_timing_table_drops_constant_columns_and_returns_them():
     # a kept column stays even when constant
     narrow, _ = timing_table([dict(rows[0], seconds=5.0), dict(rows[1], seconds=5.0)])
     assert all("seconds" in r for r in narrow)
+
+
+def test_timing_note_names_only_what_is_shared():
+    assert timing_note({"dataset": "cifar100", "device": "CPU: X", "backend": "tf 2",
+                        "date": "d"}) == ("Every execution shown ran on the dataset cifar100, "
+                                          "on CPU: X, with tf 2, on d.")
+    assert timing_note({"device": "CPU: X"}) == "Every execution shown ran on CPU: X."
+    assert "differ" in timing_note({})

@@ -95,3 +95,20 @@ def timing_table(rows, keep=("chapter", "seconds")) -> tuple:
     narrow = [{c: (str(r[c]).replace("_", " ") if c == "chapter" else r[c])
                for c in columns if c not in shared} for r in rows]
     return narrow, shared
+
+
+def timing_note(shared) -> str:
+    """One sentence saying what every recorded execution shares (:func:`timing_table`'s
+    ``shared``): its dataset, device, backend and date, those that are shared."""
+    parts = []
+    if "dataset" in shared:
+        parts.append(f"on the dataset {shared['dataset']}")
+    if "device" in shared:
+        parts.append(f"on {shared['device']}")
+    if "backend" in shared:
+        parts.append(f"with {shared['backend']}")
+    if "date" in shared:
+        parts.append(f"on {shared['date']}")
+    if not parts:
+        return "The executions differ in dataset, device, backend and date (see the table)."
+    return "Every execution shown ran " + ", ".join(parts) + "."
