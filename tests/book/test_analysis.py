@@ -29,6 +29,7 @@ def test_results_and_verdict_tables_are_narrow_and_follow_gap_verdict():
     assert [r["model"] for r in table] == ["vit", "sl-vit", "resnet20"]
     assert list(table[0]) == ["model", "parameters", "seeds", "top-1 per seed", "mean", "±"]
     assert table[0]["mean"] == pytest.approx(40.5) and table[0]["±"] == pytest.approx(0.5)
+    assert table[2]["±"] == "–"  # one seed: no spread
     verdicts = book.verdict_rows(rows, [("sl-vit", "vit"), ("resnet20", "vit"), ("lsa", "vit")])
     assert [v["comparison"] for v in verdicts] == ["sl-vit − vit", "resnet20 − vit"]  # no lsa
     se = 100 * math.sqrt((0.3825 * 0.6175 + 0.405 * 0.595) / 10_000)  # ~0.69 points

@@ -296,10 +296,11 @@ def results_table(rows: list) -> list:
     """The narrow form of :func:`seed_summary`'s rows that chapter 6 displays (a phone's
     width): model, parameters, seeds, hold-out top-1 per seed, mean and spread (%).
     Constant columns (epochs, test images) and the wall time of a shared machine are
-    left to the prose."""
+    left to the prose. A model with one seed has no spread: ``"–"``."""
     return [{"model": r["model"], "parameters": r["parameters"], "seeds": r["seeds"],
              "top-1 per seed": r["top-1 per seed"], "mean": r["top-1 mean"],
-             "±": r["± spread"]} for r in rows]
+             # one seed has no spread: shown as a dash, not as 0.00
+             "±": r["± spread"] if ", " in r["seeds"] else "–"} for r in rows]
 
 
 def verdict_rows(rows: list, pairs) -> list:

@@ -98,7 +98,7 @@ def card_summary_html(record: dict, repo_id: str | None = None) -> str:
         ("load it", f'keras.saving.load_model("hf://{repo}") after import vitsd'),
     ]
     table = "".join(f"<tr><th style=\"text-align:left;padding-right:0.8em\">{escape(k)}</th>"
-                    f"<td>{escape(v)}</td></tr>" for k, v in rows)
+                    f'<td style="overflow-wrap:anywhere">{escape(v)}</td></tr>' for k, v in rows)
     return (f'<div class="vitsd-model-card"><table>{table}</table>\n'
             "<details><summary>The whole card, as <code>push</code> writes it "
             "(Markdown)</summary>\n"
