@@ -592,3 +592,22 @@ def test_plot_augmented_batches_follows_each_image_down_its_column():
         plots.plot_augmented_batches(originals, passes, [["a"] * 4])
     with pytest.raises(ValueError, match="one title per row"):
         plots.plot_augmented_batches(originals, passes, row_titles=["x"])
+
+
+def test_plot_dataset_size_dots_per_run_and_a_mean_line_per_model():
+    def rec(model, size, top1):
+        return {"model": model, "splits": {"train": size}, "test": {"top1": top1}}
+
+    records = [rec("vit", 100, 0.50), rec("vit", 100, 0.52), rec("vit", 1000, 0.60),
+               rec("sl-vit", 100, 0.55), rec("sl-vit", 1000, 0.58)]
+    fig = plots.plot_dataset_size(records)
+    (ax,) = fig.axes
+    vit, sl = ax.lines  # the means, in the book's model order
+    np.testing.assert_array_equal(vit.get_xdata(), [100, 1000])
+    np.testing.assert_allclose(vit.get_ydata(), [51.0, 60.0])
+    np.testing.assert_allclose(sl.get_ydata(), [55.0, 58.0])
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 5  # one dot per run
+    assert fig.get_size_inches()[0] <= 5.5 and ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_dataset_size([])
+    render(fig)

@@ -877,7 +877,7 @@ def plot_dataset_size(records, metric: str = "top1") -> Figure:
 
     order = {m: i for i, m in enumerate(MODELS)}
     groups = dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
-    fig = Figure(figsize=(CHART[0] * 1.3, CHART[1] * 1.1), layout="constrained")
+    fig = Figure(figsize=(5.2, 3.5), layout="constrained")  # a phone's column, 10 pt text
     ax = fig.subplots()
     for k, (model, by_size) in enumerate(groups.items()):
         sizes = sorted(by_size)
@@ -892,10 +892,10 @@ def plot_dataset_size(records, metric: str = "top1") -> Figure:
     ax.minorticks_off()
     ax.set_xlabel("training images (log scale)")
     ax.set_ylabel(f"hold-out {'top-1' if metric == 'top1' else metric} (%)")
-    ax.set_title("Accuracy against training-set size, equal optimizer steps",
-                 fontsize="medium")
+    ax.set_title("Accuracy against training-set size, equal optimizer steps", fontsize=10)
+    ax.tick_params(labelsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize=10)
     return fig
 
 
