@@ -363,6 +363,10 @@ def test_chapter_1_data(executed):
     assert r["num_classes"] == 10 and r["train_size"] == TEST_LIMIT
     assert r["test_size"] == min(TEST_LIMIT, 1000) and r["image_shape"] == [32, 32, 3]
     assert r["preprocessed_shape"] == [72, 72, 3] and r["augmented_shape"] == [72, 72, 3]
+    # A stratified 10% for validation; sample has no superclasses: one photo per class.
+    assert r["fit_size"] + r["validation_size"] == r["train_size"]
+    assert r["validation_size"] == round(0.1 * r["train_size"])
+    assert r["superclasses"] == 0 and r["gallery_size"] == 10
 
 
 @pytest.mark.book
