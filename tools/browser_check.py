@@ -73,6 +73,16 @@ for (const el of outputs) {
                            `${Math.round(col.width)} px column`});
   }
 }
+// Prose: a long identifier in inline code must wrap, not run past the column's edge.
+for (const el of document.querySelectorAll("article p code, article li code, article td code")) {
+  if (el.closest("header, footer, nav, .bd-sidebar, .bd-header, .cell_output")) continue;
+  const r = el.getBoundingClientRect();
+  if (r.width > 0 && (r.right > col.right + 1 || r.left < col.left - 1)) {
+    problems.push({kind: "wider than the column", tag: "code", where: where(el),
+                   detail: `\`${el.textContent.slice(0, 40)}\` ends ` +
+                           `${Math.round(r.right - col.right)} px beyond the column`});
+  }
+}
 for (const cell of document.querySelectorAll(".cell")) {
   const toggle = cell.querySelector("details, .toggle-details, button.toggle-button");
   const input = cell.querySelector(".cell_input");
@@ -148,8 +158,11 @@ def figure_text_px(png: Path, rendered: float, natural: int):
 
 
 def set_width(driver, width: int, height: int = 900) -> None:
+    # A narrow desktop window, not mobile emulation: the page's CSS media queries see the
+    # same width, and mobile emulation's visual viewport left the lower part of tall
+    # pages out of the captured tiles.
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
 
 def screenshot(driver, path: Path, width: int, tile: int = 8000) -> None:

@@ -74,6 +74,8 @@ def test_what_a_learner_trips_over_is_found(tmp_path):
         '<div class="cell_output"></div></div>'
         '<div class="cell"><div class="cell_output"><img src="small.png" style="width: 300px">'
         '<img src="plain.png"></div></div><p><img src="badge.png"></p>'
+        f'<p>Call <code style="white-space: nowrap">vitsd.{"a" * 120}()</code> then.</p>'
+        '<p>A short <code>name</code> fits.</p>'
     )
     html = _site(tmp_path, body)
     _png(html / "book" / "small.png", 900, min_font_pt=10)  # 13.9 px * 300/900 = 4.6 px
@@ -87,6 +89,9 @@ def test_what_a_learner_trips_over_is_found(tmp_path):
     assert any("figure text 4.6 px < 9 px: small.png" in p for p in problems), text
     assert any("without vitsd's font record: plain.png" in p for p in problems), text
     assert not any("badge.png" in p for p in problems), text
+    # inline code in the prose that does not wrap runs past the column's edge
+    assert sum("wider than the column: code" in p for p in problems) == 1, text
+    assert any("`vitsd.aaaa" in p for p in problems), text
 
 
 def test_figure_text_size_is_points_times_dpi_times_scale(tmp_path):

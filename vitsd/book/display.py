@@ -218,10 +218,13 @@ class RunCard:
         return [(k, "–" if v is None else v) for k, v in items]
 
     def _run_rows(self):
+        # Four short columns fit a phone; the run's folder (or published name) may
+        # break anywhere (book/_static/vitsd.css). Training time is in the records,
+        # not here: on a shared machine it says more about the machine than the run.
         return [
-            {"model": r["model"], "status": r["status"],
-             "epochs": f"{r['epochs_completed']}/{r['epochs']}",
-             "train seconds": r["train_seconds"],
+            {"model": r["model"],
+             "epochs": f"{r['epochs_completed']}/{r['epochs']}"
+                       + ("" if r["status"] == "complete" else f" ({r['status']})"),
              "this execution": ("loaded the published run" if r.get("source") == "published"
                                 else "reused a finished run" if r["reused"] else "trained"),
              "run": r["run_dir"]}
@@ -237,7 +240,8 @@ class RunCard:
         out = ['<table class="vitsd-run-card"><caption>Run card</caption>'
                f'<tbody>{rows}</tbody></table>']
         if self.runs:
-            out.append(Table(self._run_rows(), title="Run records used", digits=1).html())
+            runs = Table(self._run_rows(), title="Run records used", digits=1).html()
+            out.append(f'<div class="vitsd-run-records">{runs}</div>')
         out += [f"<p><strong>Note:</strong> {html.escape(n)}</p>" for n in self.notes]
         return "\n".join(out)
 
