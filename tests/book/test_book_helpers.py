@@ -659,3 +659,16 @@ def test_show_source_can_leave_out_the_docstring_and_keeps_line_numbers_true():
     def plain():
         return 1
     assert "docstring" not in book.show_source(plain, docstring=False).location
+
+
+def _one_line_doc():
+    """One line."""
+    return 1
+
+
+def test_show_source_names_a_single_line_as_one_line():
+    shown = book.show_source(_one_line_doc, docstring=False)
+    start = inspect.getsourcelines(_one_line_doc)[1]
+    assert shown.location.endswith(f", lines {start}-{start + 2} (docstring, line {start + 1}, "
+                                   "left out)"), shown.location
+    assert shown.code.splitlines() == ["def _one_line_doc():", "    return 1"]

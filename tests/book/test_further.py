@@ -136,6 +136,8 @@ def test_campaign_rows_facts_summary_and_first_seeds():
         "cifar100_pilots": 0, "all_runs": 6, "gpu_runs": 1}
     assert glued["cifar10_jpeg_spread"] == pytest.approx(2.0) and glued["cifar10_jpeg_seeds"] == 2
     assert np.isnan(glued["cifar100_spread"]) and glued["cifar100_seeds"] == 1
+    assert (glued["cifar10_jpeg_best"], glued["cifar10_jpeg_best_top1"]) == (
+        "gpu-vit-s1", pytest.approx(60.0))
     assert summary["titles"]["cifar100"].startswith("cifar100: 1 published runs, recipe cpu")
 
 

@@ -279,7 +279,7 @@ class LSANumbers(NamedTuple):
     scores: np.ndarray  #: ``q @ k.T``, (N, N)
     allowed: np.ndarray  #: ``vitsd.layers.lsa.diagonal_mask(N)``: True off the diagonal
     scaled: np.ndarray  #: ``scores / tau`` with ``-inf`` on the diagonal
-    taus: tuple  #: (initial tau = sqrt(key_dim), learned tau)
+    taus: tuple  #: (initial tau = sqrt(key_dim), a lower tau, as training may learn)
     rows: np.ndarray  #: (2, N): softmax of one query's row at each tau
 
 
@@ -367,7 +367,7 @@ def lsa_diagram(num_tokens: int = 8, tau: float = 1.0, key_dim: int = 16,
     width = 0.4
     x = np.arange(n)
     for j, (t, row, color) in enumerate(zip(nums.taus, nums.rows, ("C0", "C3"))):
-        kind = "initial, = T = √d_k" if j == 0 else "learned"
+        kind = "initial, = T = √d_k" if j == 0 else "set lower"
         right.bar(x - width / 2 + j * width, row, width=width, color=color,
                   label=f"τ = {t:g} ({kind}), entropy {_entropy(row):.2f}")
     right.annotate("masked: 0", (query, 0), xytext=(query, 0.25 * nums.rows.max()),

@@ -372,6 +372,10 @@ class Source:
 SOURCE_URL = "https://github.com/vitsd/vitsd/blob/{tag}/{path}#L{start}-L{end}"
 
 
+def _lines(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
 def show_source(obj, docstring: bool = True) -> Source:
     """The real source of a vitsd class, function or method (:func:`inspect.getsource`),
     syntax-highlighted, headed by its file and line numbers (``vitsd/layers/spt.py, lines
@@ -393,11 +397,11 @@ def show_source(obj, docstring: bool = True) -> Source:
         shown = path.name
     end = start + len(lines) - 1
     code = "".join(lines)
-    location = f"{shown}, lines {start}-{end}"
+    location = f"{shown}, {_lines(start, end)}"
     if not docstring:
         code, removed = _without_docstring(lines)
         if removed:
-            location += f" (docstring, lines {removed[0] + start}-{removed[1] + start}, left out)"
+            location += f" (docstring, {_lines(removed[0] + start, removed[1] + start)}, left out)"
     from vitsd import __version__
 
     url = SOURCE_URL.format(tag=f"v{__version__}", path=shown, start=start, end=end)

@@ -225,8 +225,9 @@ def campaign_facts(records) -> dict:
 def campaigns_summary(campaigns) -> dict:
     """For :func:`published_campaigns`' result: ``{"facts": {dataset: campaign_facts},
     "titles": {dataset: table title}, "glue": {name: value}}`` -- the glue names are
-    ``<dataset>_runs``, ``_pilots``, ``_seeds``, ``_spread`` and ``_se`` (points; ``-``
-    written ``_``), ``all_runs`` and ``gpu_runs``."""
+    ``<dataset>_runs``, ``_pilots``, ``_seeds``, ``_spread``, ``_se``, ``_best`` (a run's
+    name) and ``_best_top1`` (points; ``-`` written ``_``), ``all_runs`` and
+    ``gpu_runs``."""
     facts = {d: campaign_facts(r) for d, r in campaigns.items()}
     titles = {d: (f"{d}: {f['runs']} published runs, recipe {f['presets']}, tested on "
                   f"{f['test_images']} images; {f['devices']}, {f['backends']}")
@@ -240,6 +241,8 @@ def campaigns_summary(campaigns) -> dict:
         glue[f"{key}_spread"] = 100 * f["seed_spread"] if f["seed_spread"] is not None \
             else float("nan")
         glue[f"{key}_se"] = 100 * f["standard_error"]
+        glue[f"{key}_best"] = f["best"] or "–"
+        glue[f"{key}_best_top1"] = 100 * f["best_top1"] if f["best"] else float("nan")
     glue["all_runs"] = sum(f["runs"] for f in facts.values())
     glue["gpu_runs"] = sum(f["gpu"] for f in facts.values())
     return {"facts": facts, "titles": titles, "glue": glue}
