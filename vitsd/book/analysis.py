@@ -408,9 +408,9 @@ def results_reading(rows: list, reference: str = "vit", others=("spt", "lsa", "s
 def dataset_size_summary(records, better: str = "sl-vit", worse: str = "vit") -> tuple:
     """Chapter 6's dataset-size experiment from its run records (the runs on fractions
     of the training pool and on the whole pool): ``(rows, facts)``. ``rows`` is the
-    narrow table -- training images, epochs, each model's ``mean ± spread`` (%) and the
-    gap with its :data:`VERDICT_SHORT` --, ``facts`` the numbers of the prose keyed
-    ``size_<small|mid|full>_<images|gap|verdict>``, ``size_<small|full>_<vit|sl>_fit``
+    narrow table -- training images, each model's ``mean ± spread`` (%) and the gap
+    with its :data:`VERDICT_SHORT` --, ``facts`` the numbers of the prose keyed
+    ``size_<small|mid|full>_<images|epochs|gap|verdict>``, ``size_<small|full>_<vit|sl>_fit``
     (train − val at the last epoch) and ``size_small_validation`` (the validation images
     of the smallest runs). Empty rows and ``{}`` without records."""
     groups = by_training_size(list(records), models=(worse, better))
@@ -422,7 +422,7 @@ def dataset_size_summary(records, better: str = "sl-vit", worse: str = "vit") ->
     for row, (size, runs) in zip(detail, groups.items()):
         kind = gap_verdict(seed_summary(runs), better, worse)["kind"]
         kinds[size] = kind
-        rows.append({"training images": size, "epochs": row["epochs"],
+        rows.append({"training images": size,
                      # no-break spaces: the cell never breaks inside "59.82 ± 0.20"
                      worse: f"{row[f'{worse} mean']:.2f}\u00a0±\u00a0"
                             f"{row[f'{worse} ± spread']:.2f}",
@@ -436,6 +436,7 @@ def dataset_size_summary(records, better: str = "sl-vit", worse: str = "vit") ->
         facts[f"size_{key}_images"] = row["training images"]
         facts[f"size_{key}_gap"] = row.get("gap", nan)
         facts[f"size_{key}_verdict"] = VERDICT_PHRASES[kinds[row["training images"]]]
+        facts[f"size_{key}_epochs"] = row["epochs"]
     for key, model in (("vit", worse), ("sl", better)):
         for size_key, row in (("small", detail[0]), ("full", detail[-1])):
             facts[f"size_{size_key}_{key}_fit"] = row.get(f"{model} train - val", nan)
