@@ -90,9 +90,9 @@ def test_campaign_runs_and_dataset_size_summary():
     assert len(fractions) == 2
     rows, facts = book.dataset_size_summary(fractions + pool["vit"] + pool["sl-vit"])
     assert [r["training images"] for r in rows] == [90, 900]
-    assert rows[0]["vit"] == "50.00\u00a0±\u00a00.00" and rows[0]["gap"] == pytest.approx(3.0)
+    assert rows[0]["vit"] == "50.00 ±0.00" and rows[0]["gap"] == pytest.approx(3.0)
     assert rows[0]["verdict"] == "one seed: no conclusion"
-    assert rows[1]["vit"] == "59.50\u00a0±\u00a00.50" and rows[1]["gap"] == pytest.approx(-1.5)
+    assert rows[1]["vit"] == "59.50 ±0.50" and rows[1]["gap"] == pytest.approx(-1.5)
     assert facts["size_small_images"] == 90 and facts["size_full_gap"] == pytest.approx(-1.5)
     assert facts["size_small_validation"] == 10
     assert facts["size_small_epochs"] == "4" and "epochs" not in rows[0]  # said in the prose

@@ -423,11 +423,9 @@ def dataset_size_summary(records, better: str = "sl-vit", worse: str = "vit") ->
         kind = gap_verdict(seed_summary(runs), better, worse)["kind"]
         kinds[size] = kind
         rows.append({"training images": size,
-                     # no-break spaces: the cell never breaks inside "59.82 ± 0.20"
-                     worse: f"{row[f'{worse} mean']:.2f}\u00a0±\u00a0"
-                            f"{row[f'{worse} ± spread']:.2f}",
-                     better: f"{row[f'{better} mean']:.2f}\u00a0±\u00a0"
-                             f"{row[f'{better} ± spread']:.2f}",
+                     # "59.82 ±0.20": a narrow cell breaks before the spread, never in it
+                     worse: f"{row[f'{worse} mean']:.2f} ±{row[f'{worse} ± spread']:.2f}",
+                     better: f"{row[f'{better} mean']:.2f} ±{row[f'{better} ± spread']:.2f}",
                      "gap": row["gap"], "verdict": VERDICT_SHORT[kind]})
     nan = float("nan")
     facts = {"size_small_validation": detail[0].get("validation images") or 0}
