@@ -136,3 +136,86 @@ def test_confused_pairs_and_pick_disagreements():
     right_a, right_b = a[picks] == actual[picks], b[picks] == actual[picks]
     assert list(zip(right_a, right_b)) == [(True, True), (True, False), (False, True),
                                            (False, False)]
+
+
+def test_gap_verdict_kinds_agree_with_an_independent_rule_on_a_grid():
+    # reference: within noise up to max(seed noise, 1 s.e.), suggestive up to 2 s.e.
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        vit = rng.uniform(0.3, 0.6, 2)
+        other = vit.mean() + rng.normal(0, 0.01) + rng.normal(0, 0.004, 2)
+        n = int(rng.choice([1000, 10_000]))
+        rows = book.seed_summary({"vit": [_record("vit", s, v, n=n) for s, v in
+                                          enumerate(vit, 1)],
+                                  "spt": [_record("spt", s, v, n=n) for s, v in
+                                          enumerate(other, 1)]})
+        gap = 100 * (other.mean() - vit.mean())
+        noise = 50 * (np.ptp(other) + np.ptp(vit))
+        p, q = other.mean(), vit.mean()
+        se = 100 * np.sqrt((p * (1 - p) + q * (1 - q)) / n)
+        expected = ("within noise" if abs(gap) <= max(noise, se) else
+                    "suggestive" if abs(gap) <= max(noise, 2 * se) else "established")
+        v = book.gap_verdict(rows, "spt", "vit")
+        assert v["kind"] == expected and v["z"] == pytest.approx(gap / se)
+
+
+def test_seed_range_and_outlook_grade_every_gap_alike():
+    rows = book.seed_summary({"vit": [_record("vit", 1, 0.40), _record("vit", 2, 0.413)],
+                              "spt": [_record("spt", 1, 0.40)],
+                              "resnet20": [_record("resnet20", 1, 0.50)],
+                              "sl-vit": [_record("sl-vit", 1, 0.375)]})
+    assert book.seed_range(rows) == pytest.approx(1.3)  # only vit has two seeds
+    assert math.isnan(book.seed_range(rows[1:]))
+    facts = book.comparison_facts(rows, "resnet20", "vit", "cnn", seed_range=1.3)
+    assert facts["cnn_ranges"] == pytest.approx((50 - 40.65) / 1.3)
+    assert "unlikely to reverse" in facts["cnn_outlook"]
+    sl = book.comparison_facts(rows, "sl-vit", "vit", "sl", seed_range=1.3)
+    assert sl["sl_ranges"] == pytest.approx(3.15 / 1.3) and "more seeds will tell" in sl[
+        "sl_outlook"]
+    assert "could" not in book.gap_outlook(0.5, 1.0, 1.3) and "real" in book.gap_outlook(
+        0.5, 1.0, 1.3)
+    assert "no seed-to-seed range" in book.gap_outlook(5.0, 9.0, float("nan"))
+    reading = book.outlook_reading(rows, [("resnet20", "vit"), ("sl-vit", "vit"),
+                                          ("lsa", "vit")], 1.3)
+    assert reading.startswith("resnet20 +9.35 points (7.2 times that range")
+    assert "sl-vit -3.15 points (2.4 times" in reading and "lsa" not in reading
+
+
+def test_group_facts_test_each_group_against_the_overall_difference():
+    # a uniform shift of -3 points: many groups beyond 2 s.e. of zero, none of the shift
+    rows = [{"group": f"g{i}", "images": 5000, "vit": 40.0 + i, "sl-vit": 37.0 + i,
+             "difference": -3.0} for i in range(20)]
+    rows[0] = {**rows[0], "sl-vit": 52.0, "difference": 12.0}
+    facts = book.group_facts(rows, "vit", "sl-vit")
+    p = sum(r["vit"] + r["sl-vit"] for r in rows) / 4000
+    se = 100 * math.sqrt(2 * p * (1 - p) / 5000)  # about 1 point
+    assert facts["group_se"] == pytest.approx(se)
+    assert facts["group_overall"] == pytest.approx((12 - 3 * 19) / 20)
+    assert facts["groups_beyond"] == 1  # only the one group off the shift
+    assert facts["groups_beyond_zero"] == sum(abs(r["difference"]) > 2 * se for r in rows)
+    assert facts["groups_beyond_zero"] > facts["groups_beyond"]
+    assert "no group stands out" in facts["groups_reading"]
+
+
+def test_curve_facts_find_the_leader_and_its_lead():
+    first = {"vit": {"history": {"val_accuracy": [0.10, 0.20, 0.25, 0.30, 0.32]}},
+             "spt": {"history": {"val_accuracy": [0.12, 0.19, 0.26, 0.31, 0.33]}},
+             "resnet20": {"history": {"val_accuracy": [0.11, 0.30, 0.40, 0.45, 0.50]}}}
+    facts = book.curve_facts(first)
+    assert facts["curves_leader"] == "resnet20" and facts["curves_lead_from"] == 2
+    assert facts["curves_early_epoch"] == 1
+    assert facts["curves_lead_early"] == pytest.approx(-1.0)  # 11 against spt's 12
+    assert facts["curves_lead_end"] == pytest.approx(17.0)
+    assert facts["curves_others_range"] == pytest.approx(1.0)
+
+
+def test_map_facts_against_numpy():
+    rng = np.random.default_rng(1)
+    a, b = rng.random((3, 8, 8)), rng.random((3, 8, 8))
+    facts = book.map_facts({"vit": a, "sl-vit": b})
+    top = [np.sort(m.ravel())[-6:].sum() / m.sum() for m in a]  # 10% of 64: 6 patches
+    assert facts["map0_top"] == pytest.approx(100 * np.mean(top))
+    corr = np.mean([np.corrcoef(x.ravel(), y.ravel())[0, 1] for x, y in zip(a, b)])
+    assert facts["map_corr"] == pytest.approx(corr)
+    flat = book.map_facts({"vit": np.ones((2, 10, 10)), "sl-vit": np.ones((2, 10, 10))})
+    assert flat["map0_top"] == pytest.approx(10.0) and flat["map_top"] == 10.0

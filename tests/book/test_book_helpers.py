@@ -504,11 +504,14 @@ def test_gap_verdict_kinds_follow_spread_and_sampling_error():
     assert v["sampling"] == pytest.approx(se) and 2.5 > 2 * se
     assert v["kind"] == "established" and v["seeds"] == 2
     assert book.gap_verdict(rows([0.49, 0.51], [0.50, 0.52]), "sl-vit", "vit")[
-        "kind"] == "within spread"
+        "kind"] == "within noise"
     assert book.gap_verdict(rows([0.50, 0.50], [0.515, 0.515]), "sl-vit", "vit")[
-        "kind"] == "suggestive"  # 1.5 points: beyond 0 spread, below 2 x ~1.0
+        "kind"] == "suggestive"  # 1.5 points: beyond 0 spread and ~1.0, below 2 x ~1.0
+    # 0.7 s.e. clears tiny spreads but not one standard error: within noise, not suggestive
+    assert book.gap_verdict(rows([0.500, 0.5001], [0.507, 0.5071]), "sl-vit", "vit")[
+        "kind"] == "within noise"
     assert book.gap_verdict(rows([0.50], [0.60]), "sl-vit", "vit")["kind"] == "single seed"
-    assert set(book.VERDICT_PHRASES) == {"single seed", "within spread", "suggestive",
+    assert set(book.VERDICT_PHRASES) == {"single seed", "within noise", "suggestive",
                                          "established"}
 
 

@@ -39,20 +39,22 @@ def seed_summary(runs: Mapping) -> list:
 
 #: Short phrases for the kinds of :func:`gap_verdict`, for prose ("the gap is ...").
 #: The standard error meant is that of a difference of two accuracies measured on the
-#: hold-out (:func:`gap_verdict`'s ``sampling``); the bar is twice it.
+#: test split (:func:`gap_verdict`'s ``sampling``).
 VERDICT_PHRASES = {
     "single seed": "from one seed each, so it supports no conclusion",
-    "within spread": "within the seed-to-seed spread",
-    "suggestive": "beyond the seed-to-seed spread but not beyond twice the standard error "
-                  "of a difference of two hold-out accuracies: suggestive, not established",
+    "within noise": "within the noise: no larger than the seed-to-seed spread or one "
+                    "standard error of a difference of two test accuracies",
+    "suggestive": "beyond the seed-to-seed spread and one standard error of a difference "
+                  "of two test accuracies, but not beyond twice the standard error: "
+                  "suggestive, not established",
     "established": "beyond both the seed-to-seed spread and twice the standard error of a "
-                   "difference of two hold-out accuracies",
+                   "difference of two test accuracies",
 }
 
 #: One- to three-word forms of :data:`VERDICT_PHRASES`, for a table's verdict column.
 VERDICT_SHORT = {
     "single seed": "one seed: no conclusion",
-    "within spread": "within seed spread",
+    "within noise": "within noise",
     "suggestive": "suggestive",
     "established": "established",
 }
@@ -60,13 +62,15 @@ VERDICT_SHORT = {
 
 def gap_verdict(rows: list, better: str, worse: str) -> dict:
     """What two rows of :func:`seed_summary` allow to conclude: ``gap`` (points of
-    hold-out top-1, ``better`` minus ``worse``), ``noise`` (the two spreads added),
+    test top-1, ``better`` minus ``worse``), ``noise`` (the two spreads added),
     ``sampling`` (the standard error of a difference of two accuracies measured on
-    the same number of hold-out images, ``sqrt(p(1-p)/n + q(1-q)/n)`` in points, as if
+    the same number of test images, ``sqrt(p(1-p)/n + q(1-q)/n)`` in points, as if
     independent; 0 when the test size is unknown), ``z`` (the gap in units of
-    ``sampling``), ``test images``, ``seeds`` (the fewer of the two) and ``kind``: ``"single
-    seed"`` (either has one seed), ``"within spread"`` (``|gap| <= noise``),
-    ``"suggestive"`` (``|gap| <= 2 sampling``) or ``"established"``."""
+    ``sampling``), ``test images``, ``seeds`` (the fewer of the two) and ``kind``:
+    ``"single seed"`` (either has one seed: no spread, no verdict), ``"within noise"``
+    (``|gap| <= max(noise, sampling)``), ``"suggestive"`` (beyond that but
+    ``|gap| <= max(noise, 2 sampling)``) or ``"established"`` (beyond both the seed noise
+    and twice ``sampling``)."""
     by_model = {r["model"]: r for r in rows}
     a, b = by_model[better], by_model[worse]
     gap = a["top-1 mean"] - b["top-1 mean"]
@@ -79,9 +83,9 @@ def gap_verdict(rows: list, better: str, worse: str) -> dict:
     seeds = min(len(a["seeds"].split(", ")), len(b["seeds"].split(", ")))
     if seeds < 2:
         kind = "single seed"
-    elif abs(gap) <= noise:
-        kind = "within spread"
-    elif abs(gap) <= 2 * sampling:
+    elif abs(gap) <= max(noise, sampling):
+        kind = "within noise"
+    elif abs(gap) <= max(noise, 2 * sampling):
         kind = "suggestive"
     else:
         kind = "established"
@@ -103,10 +107,10 @@ def compare(rows: list, better: str, worse: str) -> str:
              f"{v['test images']:,} test images is {sampling:.2f} points, so the bar is "
              f"twice it, {2 * sampling:.2f}") if v["test images"] else "test size unknown"
     verdict = {
-        "within spread": "within the seed-to-seed spread, so these runs do not separate "
-                         "the two",
-        "suggestive": (f"larger than the seed-to-seed spread but not than twice the "
-                       f"standard error ({error}): suggestive, not established"),
+        "within noise": (f"no larger than the seed-to-seed spread or one standard error "
+                         f"({error}), so these runs do not separate the two"),
+        "suggestive": (f"larger than the seed-to-seed spread and one standard error but "
+                       f"not than twice it ({error}): suggestive, not established"),
         "established": (f"larger than the seed-to-seed spread and than twice the standard "
                         f"error ({error})"),
     }[v["kind"]]
@@ -317,16 +321,62 @@ def verdict_rows(rows: list, pairs) -> list:
     return out
 
 
-def comparison_facts(rows: list, better: str, worse: str, prefix: str) -> dict:
+def comparison_facts(rows: list, better: str, worse: str, prefix: str,
+                     seed_range: float = float("nan")) -> dict:
     """The numbers and words of one comparison for a chapter's prose, keyed
     ``<prefix>_<what>``: ``gap`` (points), ``noise`` (spreads added), ``se`` (standard
     error of a difference), ``bar`` (twice it), ``z`` (gap in standard errors),
-    ``seeds`` and ``verdict`` (:data:`VERDICT_PHRASES`)."""
+    ``seeds``, ``verdict`` (:data:`VERDICT_PHRASES`), ``ranges`` (the gap in multiples
+    of ``seed_range``, the largest seed-to-seed range measured) and ``outlook``
+    (:func:`gap_outlook`)."""
     v = gap_verdict(rows, better, worse)
+    ranges = abs(v["gap"]) / seed_range if seed_range > 0 else float("nan")
     return {f"{prefix}_gap": v["gap"], f"{prefix}_noise": v["noise"],
             f"{prefix}_se": v["sampling"], f"{prefix}_bar": 2 * v["sampling"],
             f"{prefix}_z": abs(v["z"]), f"{prefix}_seeds": v["seeds"],
-            f"{prefix}_verdict": VERDICT_PHRASES[v["kind"]]}
+            f"{prefix}_verdict": VERDICT_PHRASES[v["kind"]], f"{prefix}_ranges": ranges,
+            f"{prefix}_outlook": gap_outlook(v["gap"], v["z"], seed_range)}
+
+
+def seed_range(rows: list) -> float:
+    """The largest seed-to-seed range -- best minus worst seed, points of test top-1 --
+    among rows of :func:`seed_summary` with two seeds or more; ``nan`` when none has."""
+    ranges = [2 * r["± spread"] for r in rows if ", " in r["seeds"]]
+    return max(ranges) if ranges else float("nan")
+
+
+def gap_outlook(gap: float, z: float, seed_range: float) -> str:
+    """What a gap from too few seeds for a verdict lets one expect, graded by its size
+    against ``seed_range`` (the largest seed-to-seed range measured, :func:`seed_range`)
+    and ``z`` (the gap in standard errors of a difference): ``"unlikely to reverse"``
+    when it is at least four times the range and four standard errors, ``"more seeds
+    will tell"`` when it is beyond the range, else that a seed alone could move a
+    result that far."""
+    if not math.isfinite(seed_range) or seed_range <= 0:
+        return "no seed-to-seed range has been measured yet to weigh it against"
+    ratio = abs(gap) / seed_range
+    if ratio >= 4 and abs(z) >= 4:
+        return "far beyond what a seed has moved a result so far: unlikely to reverse"
+    if ratio >= 1:
+        return "beyond the largest seed range so far, but not far: more seeds will tell"
+    return "within what a seed alone has moved a result: more seeds will tell if it is real"
+
+
+def outlook_reading(rows: list, pairs, seed_range: float) -> str:
+    """One clause per ``(better, worse)`` pair present in ``rows`` (:func:`seed_summary`):
+    the gap, as a multiple of ``seed_range`` and of the standard error of a difference,
+    and :func:`gap_outlook`'s grade -- chapter 6's one argument for every gap while a
+    model has one seed, joined by semicolons."""
+    present = {r["model"] for r in rows}
+    parts = []
+    for better, worse in pairs:
+        if better in present and worse in present:
+            v = gap_verdict(rows, better, worse)
+            times = (f"{abs(v['gap']) / seed_range:.1f} times that range"
+                     if math.isfinite(seed_range) and seed_range > 0 else "no range")
+            parts.append(f"{better} {v['gap']:+.2f} points ({times}, {abs(v['z']):.1f} "
+                         f"s.e.: {gap_outlook(v['gap'], v['z'], seed_range)})")
+    return "; ".join(parts)
 
 
 def fit_rows(runs: Mapping) -> list:
@@ -400,8 +450,9 @@ def results_reading(rows: list, reference: str = "vit", others=("spt", "lsa", "s
         parts.append(f"established: {', '.join(kinds['established'])}")
     if "suggestive" in kinds:
         parts.append(f"suggestive only: {', '.join(kinds['suggestive'])}")
-    if "within spread" in kinds:
-        parts.append(f"within the seed-to-seed spread: {', '.join(kinds['within spread'])}")
+    if "within noise" in kinds:
+        parts.append(f"within the noise (the seed spread or one standard error): "
+                     f"{', '.join(kinds['within noise'])}")
     return "; ".join(parts)
 
 
@@ -483,34 +534,93 @@ def group_accuracy(actual, predicted_by: Mapping, class_names) -> list:
 def group_facts(rows: list, first: str, last: str) -> dict:
     """Chapter 7's reading of :func:`group_accuracy`: ``groups`` (how many),
     ``group_images`` (images per group, the smallest), ``group_se`` (standard error of a
-    difference of two accuracies on that many images, in points, at the mean accuracy),
-    ``groups_better`` (groups where ``last`` is ahead), ``groups_beyond`` (groups whose
-    difference exceeds twice ``group_se``), ``groups_chance`` (how many would by chance
-    alone, about 4.6%), ``groups_reading`` (a clause: whether ``groups_beyond`` is more
-    than chance gives), the best and worst group of ``first``
-    (``best_group``, ``worst_group``, with ``best_group_acc``, ``worst_group_acc``) and
-    the largest differences either way (``top_group``, ``top_group_diff``,
-    ``bottom_group``, ``bottom_group_diff``)."""
-    import math
-
+    difference of two accuracies on that many images, in points, at the mean accuracy,
+    as if independent), ``group_overall`` (the overall difference, ``last`` minus
+    ``first``: the groups' differences weighted by their images), ``groups_better``
+    (groups where ``last`` is ahead), ``groups_beyond`` (groups whose difference departs
+    from ``group_overall`` by more than twice ``group_se`` -- a uniform shift passes
+    no group), ``groups_beyond_zero`` (the naive count, against zero), ``groups_chance``
+    (how many would depart by chance alone, about 4.6%), ``groups_reading`` (a clause:
+    whether ``groups_beyond`` is more than chance gives), the best and worst group of
+    ``first`` (``best_group``, ``worst_group``, with ``best_group_acc``,
+    ``worst_group_acc``) and the largest differences either way (``top_group``,
+    ``top_group_diff``, ``bottom_group``, ``bottom_group_diff``)."""
     n = min(r["images"] for r in rows)
     p = sum(r[first] + r[last] for r in rows) / (200 * len(rows))
     se = 100 * math.sqrt(2 * p * (1 - p) / n)
+    overall = sum(r["images"] * r["difference"] for r in rows) / sum(r["images"] for r in rows)
     best = max(rows, key=lambda r: r[first])
     worst = min(rows, key=lambda r: r[first])
-    beyond = sum(abs(r["difference"]) > 2 * se for r in rows)
-    chance = 0.0455 * len(rows)  # P(|z| > 2) under no difference at all
-    reading = ("no more than chance alone would give, so the table shows no group where "
-               "one model is reliably better than the other" if beyond <= max(1, 2 * chance)
-               else "more than chance alone would give, so some of these differences are "
-                    "likely real -- though not which ones")
+    beyond = sum(abs(r["difference"] - overall) > 2 * se for r in rows)
+    chance = 0.0455 * len(rows)  # P(|z| > 2) when every group shifts like the whole
+    reading = ("no more than chance alone would give, so no group stands out from the "
+               "overall difference" if beyond <= max(1, 2 * chance)
+               else "more than chance alone would give, so some groups likely depart from "
+                    "the overall difference -- though not surely which ones")
     return {"groups": len(rows), "group_images": n, "group_se": se,
+            "group_overall": overall,
             "groups_better": sum(r["difference"] > 0 for r in rows),
-            "groups_beyond": beyond, "groups_chance": chance, "groups_reading": reading,
+            "groups_beyond": beyond,
+            "groups_beyond_zero": sum(abs(r["difference"]) > 2 * se for r in rows),
+            "groups_chance": chance, "groups_reading": reading,
             "best_group": best["group"], "best_group_acc": best[first],
             "worst_group": worst["group"], "worst_group_acc": worst[first],
             "top_group": rows[0]["group"], "top_group_diff": rows[0]["difference"],
             "bottom_group": rows[-1]["group"], "bottom_group_diff": rows[-1]["difference"]}
+
+
+def curve_facts(first: Mapping) -> dict:
+    """Chapter 6's reading of its learning curves (``{model: record}`` with a history):
+    ``curves_leader`` (the model with the best validation accuracy at the last epoch),
+    ``curves_lead_from`` (the epoch, from 1, from which it stays ahead of every other
+    model), ``curves_early_epoch`` (a fifth into the run) and the leader's lead over the
+    best other model then and at the end (``curves_lead_early``, ``curves_lead_end``,
+    points), and ``curves_others_range`` (how far apart the other models' last
+    validation accuracies lie, points)."""
+    import numpy as np
+
+    val = {m: 100 * np.asarray(r["history"]["val_accuracy"], float) for m, r in first.items()}
+    epochs = min(len(v) for v in val.values())
+    val = {m: v[:epochs] for m, v in val.items()}
+    leader = max(val, key=lambda m: val[m][-1])
+    others = [m for m in val if m != leader]
+    if not others:
+        nan = float("nan")
+        return {"curves_leader": leader, "curves_lead_from": 1, "curves_early_epoch": 1,
+                "curves_lead_early": nan, "curves_lead_end": nan, "curves_others_range": nan}
+    best_other = np.max([val[m] for m in others], axis=0)
+    lead = val[leader] - best_other
+    behind = np.flatnonzero(lead <= 0)
+    early = max(1, round(epochs / 5))
+    last = [val[m][-1] for m in others]
+    return {"curves_leader": leader,
+            "curves_lead_from": int(behind[-1]) + 2 if len(behind) else 1,
+            "curves_early_epoch": early, "curves_lead_early": float(lead[early - 1]),
+            "curves_lead_end": float(lead[-1]),
+            "curves_others_range": float(max(last) - min(last))}
+
+
+def map_facts(maps_by: Mapping, top: float = 0.1) -> dict:
+    """Chapter 7's reading of its rollout maps (``{model: (B, g, g) maps}``, the same B
+    images for every model): per model, keyed by its position (``map0_top``,
+    ``map1_top``, ...), the share of a map's weight on its brightest ``top`` of the
+    patches, averaged over the images (a flat map gives ``top``; %), and
+    ``map_corr``, the Pearson correlation of two models' maps of the same image,
+    averaged over the images (first two models)."""
+    import numpy as np
+
+    facts = {}
+    flat = {m: np.asarray(v, float).reshape(len(v), -1) for m, v in maps_by.items()}
+    for i, (model, maps) in enumerate(flat.items()):
+        k = max(1, round(top * maps.shape[1]))
+        ordered = np.sort(maps, axis=1)[:, ::-1]
+        facts[f"map{i}_top"] = 100 * float(np.mean(ordered[:, :k].sum(1) / maps.sum(1)))
+    a, b = list(flat.values())[:2] if len(flat) > 1 else (None, None)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat map has no correlation
+        facts["map_corr"] = (float(np.mean([np.corrcoef(x, y)[0, 1] for x, y in zip(a, b)]))
+                             if a is not None else float("nan"))
+    facts["map_top"] = 100 * top
+    return facts
 
 
 def confused_pairs(actual, predicted_by: Mapping, class_names, count: int = 8) -> list:

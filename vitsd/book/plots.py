@@ -851,7 +851,7 @@ def plot_results_table(rows, columns, title=None) -> Figure:
 
 
 def plot_dataset_size(records, metric: str = "top1") -> Figure:
-    """Hold-out accuracy against the number of training images, one colour per model
+    """Test accuracy against the number of training images, one colour per model
     (chapter 6: the dataset-size experiment).
 
     ``records``: run records (a list, or a dict of them) of runs that differ in the size
@@ -891,7 +891,7 @@ def plot_dataset_size(records, metric: str = "top1") -> Figure:
     ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
     ax.minorticks_off()
     ax.set_xlabel("training images (log scale)")
-    ax.set_ylabel(f"hold-out {'top-1' if metric == 'top1' else metric} (%)")
+    ax.set_ylabel(f"test {'top-1' if metric == 'top1' else metric} (%)")
     ax.set_title("Accuracy against training-set size, equal optimizer steps", fontsize=10)
     ax.tick_params(labelsize=10)
     ax.grid(alpha=0.3, which="both")

@@ -93,7 +93,7 @@ def card_summary_html(record: dict, repo_id: str | None = None) -> str:
         ("trained on", f"{dataset_name}, {splits['train']:,} images, "
                        f"{record['epochs_completed']} epochs, seed {record['config']['seed']}"),
         ("parameters", f"{record['parameters']['total']:,}"),
-        ("test", f"top-1 {_fmt(test['top1'])}, top-5 {_fmt(test['top5'])} on "
+        ("test", f"top-1 {100 * test['top1']:.2f}%, top-5 {100 * test['top5']:.2f}% on "
                  f"{splits['test']:,} images"),
         ("load it", f'keras.saving.load_model("hf://{repo}") after import vitsd'),
     ]
