@@ -166,6 +166,10 @@ def test_seed_range_and_outlook_grade_every_gap_alike():
                               "sl-vit": [_record("sl-vit", 1, 0.375)]})
     assert book.seed_range(rows) == pytest.approx(1.3)  # only vit has two seeds
     assert math.isnan(book.seed_range(rows[1:]))
+    largest, where = book.largest_seed_range({"CIFAR-100": rows[1:], "CIFAR-10": rows})
+    assert largest == pytest.approx(1.3) and where.startswith("borrowed from the CIFAR-10")
+    largest, where = book.largest_seed_range({"CIFAR-100": rows, "CIFAR-10": rows[1:]})
+    assert largest == pytest.approx(1.3) and "borrowed" not in where
     facts = book.comparison_facts(rows, "resnet20", "vit", "cnn", seed_range=1.3)
     assert facts["cnn_ranges"] == pytest.approx((50 - 40.65) / 1.3)
     assert "unlikely to reverse" in facts["cnn_outlook"]
@@ -203,8 +207,11 @@ def test_curve_facts_find_the_leader_and_its_lead():
              "resnet20": {"history": {"val_accuracy": [0.11, 0.30, 0.40, 0.45, 0.50]}}}
     facts = book.curve_facts(first)
     assert facts["curves_leader"] == "resnet20" and facts["curves_lead_from"] == 2
-    assert facts["curves_early_epoch"] == 1
-    assert facts["curves_lead_early"] == pytest.approx(-1.0)  # 11 against spt's 12
+    assert facts["curves_mid_epoch"] == 3 and facts["curves_epochs"] == 5
+    assert facts["curves_lead_mid"] == pytest.approx(14.0)  # 40 against spt's 26
+    late = {**first, "resnet20": {"history": {"val_accuracy": [0.1, 0.1, 0.1, 0.2, 0.5]}}}
+    facts = book.curve_facts(late)  # ahead only at the last epoch: reported there
+    assert facts["curves_lead_from"] == 5 and facts["curves_mid_epoch"] == 5
     assert facts["curves_lead_end"] == pytest.approx(17.0)
     assert facts["curves_others_range"] == pytest.approx(1.0)
 

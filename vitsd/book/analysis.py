@@ -345,6 +345,24 @@ def seed_range(rows: list) -> float:
     return max(ranges) if ranges else float("nan")
 
 
+def largest_seed_range(rows_by_source: Mapping) -> tuple:
+    """The largest seed-to-seed range (:func:`seed_range`) over several tables of
+    :func:`seed_summary` rows (``{source name: rows}``, the chapter's own first) and a
+    clause saying where it was measured: ``(range, clause)``. Where the first source has
+    no model with two seeds, the range is said to be borrowed from the others."""
+    sources = list(rows_by_source)
+    ranges = {name: seed_range(rows) for name, rows in rows_by_source.items()}
+    measured = {name: r for name, r in ranges.items() if math.isfinite(r)}
+    if not measured:
+        return float("nan"), "no model has two seeds yet anywhere"
+    largest = max(measured.values())
+    where = max(measured, key=measured.get)
+    if sources[0] not in measured:
+        return largest, (f"borrowed from the {where} campaign, while every model on "
+                         f"{sources[0]} has one seed")
+    return largest, f"the largest measured on {', '.join(measured)}, on {where}"
+
+
 def gap_outlook(gap: float, z: float, seed_range: float) -> str:
     """What a gap from too few seeds for a verdict lets one expect, graded by its size
     against ``seed_range`` (the largest seed-to-seed range measured, :func:`seed_range`)
@@ -573,9 +591,10 @@ def curve_facts(first: Mapping) -> dict:
     """Chapter 6's reading of its learning curves (``{model: record}`` with a history):
     ``curves_leader`` (the model with the best validation accuracy at the last epoch),
     ``curves_lead_from`` (the epoch, from 1, from which it stays ahead of every other
-    model), ``curves_early_epoch`` (a fifth into the run) and the leader's lead over the
-    best other model then and at the end (``curves_lead_early``, ``curves_lead_end``,
-    points), and ``curves_others_range`` (how far apart the other models' last
+    model), ``curves_mid_epoch`` (halfway through the run, or ``curves_lead_from`` if
+    later) and the leader's lead over the best other model then and at the end
+    (``curves_lead_mid``, ``curves_lead_end``, points), ``curves_epochs``, and
+    ``curves_others_range`` (how far apart the other models' last
     validation accuracies lie, points)."""
     import numpy as np
 
@@ -586,16 +605,17 @@ def curve_facts(first: Mapping) -> dict:
     others = [m for m in val if m != leader]
     if not others:
         nan = float("nan")
-        return {"curves_leader": leader, "curves_lead_from": 1, "curves_early_epoch": 1,
-                "curves_lead_early": nan, "curves_lead_end": nan, "curves_others_range": nan}
+        return {"curves_leader": leader, "curves_lead_from": 1, "curves_mid_epoch": 1,
+                "curves_lead_mid": nan, "curves_lead_end": nan, "curves_others_range": nan,
+                "curves_epochs": epochs}
     best_other = np.max([val[m] for m in others], axis=0)
     lead = val[leader] - best_other
     behind = np.flatnonzero(lead <= 0)
-    early = max(1, round(epochs / 5))
+    lead_from = int(behind[-1]) + 2 if len(behind) else 1
+    mid = min(epochs, max(lead_from, math.ceil(epochs / 2)))
     last = [val[m][-1] for m in others]
-    return {"curves_leader": leader,
-            "curves_lead_from": int(behind[-1]) + 2 if len(behind) else 1,
-            "curves_early_epoch": early, "curves_lead_early": float(lead[early - 1]),
+    return {"curves_leader": leader, "curves_lead_from": lead_from, "curves_epochs": epochs,
+            "curves_mid_epoch": mid, "curves_lead_mid": float(lead[mid - 1]),
             "curves_lead_end": float(lead[-1]),
             "curves_others_range": float(max(last) - min(last))}
 
@@ -611,7 +631,7 @@ def map_facts(maps_by: Mapping, top: float = 0.1) -> dict:
 
     facts = {}
     flat = {m: np.asarray(v, float).reshape(len(v), -1) for m, v in maps_by.items()}
-    for i, (model, maps) in enumerate(flat.items()):
+    for i, maps in enumerate(flat.values()):
         k = max(1, round(top * maps.shape[1]))
         ordered = np.sort(maps, axis=1)[:, ::-1]
         facts[f"map{i}_top"] = 100 * float(np.mean(ordered[:, :k].sum(1) / maps.sum(1)))
