@@ -95,6 +95,8 @@ def test_campaign_runs_and_dataset_size_summary():
     assert rows[1]["vit"] == "59.50 ±0.50" and rows[1]["gap"] == pytest.approx(-1.5)
     assert facts["size_small_images"] == 90 and facts["size_full_gap"] == pytest.approx(-1.5)
     assert facts["size_small_validation"] == 10
+    assert facts["size_small_short"] == "one seed: no conclusion"
+    assert facts["size_full_short"] == rows[1]["verdict"]
     assert facts["size_small_epochs"] == "4" and "epochs" not in rows[0]  # said in the prose
     assert book.dataset_size_summary([]) == ([], {})
 

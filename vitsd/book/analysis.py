@@ -479,7 +479,8 @@ def dataset_size_summary(records, better: str = "sl-vit", worse: str = "vit") ->
     of the training pool and on the whole pool): ``(rows, facts)``. ``rows`` is the
     narrow table -- training images, each model's ``mean ± spread`` (%) and the gap
     with its :data:`VERDICT_SHORT` --, ``facts`` the numbers of the prose keyed
-    ``size_<small|mid|full>_<images|epochs|gap|verdict>``, ``size_<small|full>_<vit|sl>_fit``
+    ``size_<small|mid|full>_<images|epochs|gap|verdict|short>`` (``short``: the
+    verdict's :data:`VERDICT_SHORT`), ``size_<small|full>_<vit|sl>_fit``
     (train − val at the last epoch) and ``size_small_validation`` (the validation images
     of the smallest runs). Empty rows and ``{}`` without records."""
     groups = by_training_size(list(records), models=(worse, better))
@@ -503,6 +504,7 @@ def dataset_size_summary(records, better: str = "sl-vit", worse: str = "vit") ->
         facts[f"size_{key}_images"] = row["training images"]
         facts[f"size_{key}_gap"] = row.get("gap", nan)
         facts[f"size_{key}_verdict"] = VERDICT_PHRASES[kinds[row["training images"]]]
+        facts[f"size_{key}_short"] = VERDICT_SHORT[kinds[row["training images"]]]
         facts[f"size_{key}_epochs"] = row["epochs"]
     for key, model in (("vit", worse), ("sl", better)):
         for size_key, row in (("small", detail[0]), ("full", detail[-1])):
