@@ -208,7 +208,7 @@ def test_lsa_diagram():
     assert entropy(heights[1]) < entropy(heights[0])
     labels = [t.get_text() for t in right.get_legend().get_texts()]
     assert f"entropy {entropy(heights[0]):.2f}" in labels[0]
-    assert labels[0].startswith("τ = 4 (initial") and labels[1].startswith("τ = 1 (learned")
+    assert labels[0].startswith("τ = 4 (initial") and labels[1].startswith("τ = 1 (set lower")
     assert "T = √d_k" in labels[0]  # T: ordinary attention's constant
     assert_phone_sized(fig)
     render(fig)
