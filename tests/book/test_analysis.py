@@ -172,6 +172,7 @@ def test_seed_range_and_outlook_grade_every_gap_alike():
     assert largest == pytest.approx(1.3) and where.startswith("borrowed from the CIFAR-10")
     largest, where = book.largest_seed_range({"CIFAR-100": rows, "CIFAR-10": rows[1:]})
     assert largest == pytest.approx(1.3) and "borrowed" not in where
+    assert where == "the largest of those measured on CIFAR-100, found on CIFAR-100"
     facts = book.comparison_facts(rows, "resnet20", "vit", "cnn", seed_range=1.3)
     assert facts["cnn_ranges"] == pytest.approx((50 - 40.65) / 1.3)
     assert "unlikely to reverse" in facts["cnn_outlook"]

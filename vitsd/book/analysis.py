@@ -360,7 +360,8 @@ def largest_seed_range(rows_by_source: Mapping) -> tuple:
     if sources[0] not in measured:
         return largest, (f"borrowed from the {where} campaign, while every model on "
                          f"{sources[0]} has one seed")
-    return largest, f"the largest measured on {', '.join(measured)}, on {where}"
+    return largest, (f"the largest of those measured on {' and '.join(measured)}, "
+                     f"found on {where}")
 
 
 def gap_outlook(gap: float, z: float, seed_range: float) -> str:
