@@ -240,23 +240,33 @@ def check_chapter(python: Path, work: Path, url: str, env: dict) -> dict:
     seconds = time.perf_counter() - start
     import nbformat
 
-    nb = nbformat.read(executed, as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    def shown(path):
+        """The outputs of a notebook, its figures and its tables."""
+        nb = nbformat.read(path, as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        figures = sum("image/png" in o.get("data", {}) for o in outputs)
+        tables = sum("<table" in "".join(o.get("data", {}).get("text/html", ""))
+                     for o in outputs)
+        return outputs, figures, tables
+
+    outputs, figures, tables = shown(executed)
+    _, committed_figures, committed_tables = shown(ROOT / "book" / CHAPTER)
     errors = [o for o in outputs if o.get("output_type") == "error"]
-    figures = sum("image/png" in o.get("data", {}) for o in outputs)
     text = "".join(o.get("text", "") for o in outputs)
     if errors:
         fail(f"chapter 7 raised: {errors[0].get('ename')}: {errors[0].get('evalue')}")
-    if figures < 2:
-        fail(f"chapter 7 rendered {figures} figures (expected its confusion matrix, "
-             "rollout maps and more)")
+    # As installed, the chapter shows what the committed one shows (same code, same data).
+    if (figures, tables) != (committed_figures, committed_tables) or figures + tables < 3:
+        fail(f"chapter 7 rendered {figures} figures and {tables} tables where the committed "
+             f"chapter shows {committed_figures} and {committed_tables}")
     if "Epoch 1/" in text:
         fail("chapter 7 trained instead of loading the published runs")
     weights = [p for p in REQUESTS if p.endswith(".weights.h5")]
     if len(weights) < 2:
         fail(f"chapter 7 did not download the published models (requests: "
              f"{REQUESTS})")
-    return {"dataset": dataset, "figures": figures, "seconds": round(seconds, 1),
+    return {"dataset": dataset, "figures": figures, "tables": tables,
+            "seconds": round(seconds, 1),
             "downloaded": sorted(set(weights))}
 
 
@@ -299,7 +309,8 @@ def main(argv=None) -> int:
             chapter = check_chapter(python, outside, url, env)
         if "skipped" not in chapter:
             say(f"chapter 7 ran alone in an empty folder on {chapter['dataset']} in "
-                f"{chapter['seconds']} s: {chapter['figures']} figures, downloaded "
+                f"{chapter['seconds']} s: {chapter['figures']} figures and {chapter['tables']} "
+                f"tables as committed, downloaded "
                 f"{', '.join(Path(p).name for p in chapter['downloaded'])}")
     finally:
         if args.keep:
