@@ -278,7 +278,8 @@ def results_table(campaign, results_dir: Path) -> str:
             f"| {model} | {records[0]['parameters']['total']:,} | "
             f"{', '.join(str(r['config']['seed']) for r in records)} | "
             f"{' / '.join(f'{v:.2f}' for v in top1)} | "
-            f"{sum(top1) / len(top1):.2f} ± {(max(top1) - min(top1)) / 2:.2f} | "
+            + (f"{sum(top1) / len(top1):.2f} ± {(max(top1) - min(top1)) / 2:.2f} | "
+               if len(top1) > 1 else f"{top1[0]:.2f} (one seed: no spread) | ") +
             f"{records[0]['config']['epochs']} | "
             f"{' / '.join(f'{m:.0f}' for m in minutes)} | "
             f"{'; '.join(machine)}, {env['backend']} {env['backend_version']} |")

@@ -227,7 +227,12 @@ def test_the_results_table_summarises_the_published_seeds(tmp_path):
             "parameters": {"total": 147755}, "config": {"seed": seed, "epochs": 25},
             "environment": env}))
     (folder / "pilot-sl-vit-e10-s0.json").write_text("not read: pilots are left out")
+    (folder / "cpu-lsa-s1.json").write_text(json.dumps({
+        "test": {"top1": 0.41}, "history": {"epoch_seconds": [60.0] * 25},
+        "parameters": {"total": 147759}, "config": {"seed": 1, "epochs": 25},
+        "environment": env}))
     table = campaign.results_table(spec, tmp_path).splitlines()
-    assert len(table) == 3
+    assert len(table) == 4
+    assert "| lsa | 147,759 | 1 | 41.00 | 41.00 (one seed: no spread) | 25 |" in table[3]
     assert table[2] == ("| vit | 147,755 | 1, 2 | 40.00 / 43.00 | 41.50 ± 1.50 | 25 | 25 / 25 "
                         "| CPU: test (2 cores), tensorflow 2.21.0 |")
