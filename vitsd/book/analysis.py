@@ -12,6 +12,18 @@ from collections.abc import Mapping
 from vitsd.book.runs import VARIANTS
 
 
+def standard_error(p: float, n: int) -> float:
+    """The binomial standard error of an accuracy ``p`` (a fraction) measured on ``n``
+    images, as a fraction."""
+    return math.sqrt(p * (1 - p) / n)
+
+
+def difference_standard_error(p: float, q: float, n: int) -> float:
+    """The standard error of the difference of two accuracies ``p`` and ``q`` (fractions),
+    each measured on ``n`` images, as a fraction (the two treated as independent)."""
+    return math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+
+
 def seed_summary(runs: Mapping) -> list:
     """Rows of chapter 6's results table: one per variant (``runs``: ``{model: [record,
     ...]}``), the hold-out top-1 and top-5 of each seed, their mean and spread (half the
@@ -79,7 +91,7 @@ def gap_verdict(rows: list, better: str, worse: str) -> dict:
     sampling = 0.0
     if n:
         pa, pb = a["top-1 mean"] / 100, b["top-1 mean"] / 100
-        sampling = 100 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
+        sampling = 100 * difference_standard_error(pa, pb, n)
     seeds = min(len(a["seeds"].split(", ")), len(b["seeds"].split(", ")))
     if seeds < 2:
         kind = "single seed"
@@ -568,7 +580,7 @@ def group_facts(rows: list, first: str, last: str) -> dict:
     ``top_group_diff``, ``bottom_group``, ``bottom_group_diff``)."""
     n = min(r["images"] for r in rows)
     p = sum(r[first] + r[last] for r in rows) / (200 * len(rows))
-    se = 100 * math.sqrt(2 * p * (1 - p) / n)
+    se = 100 * difference_standard_error(p, p, n)
     overall = sum(r["images"] * r["difference"] for r in rows) / sum(r["images"] for r in rows)
     best = max(rows, key=lambda r: r[first])
     worst = min(rows, key=lambda r: r[first])

@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+from vitsd.book.analysis import standard_error
+
 
 # ---------------------------------------------------------------- the figures
 def caption_rows(names, captions, columns) -> list:
@@ -112,8 +114,7 @@ def run_facts(record) -> dict:
         "test_top5": record["test"]["top5"],
         "chance": 1 / num_classes if num_classes else float("nan"),
         # the binomial standard error of the test accuracy, in the same units
-        "test_standard_error": (record["test"]["top1"] * (1 - record["test"]["top1"])
-                                / splits["test"]) ** 0.5,
+        "test_standard_error": standard_error(record["test"]["top1"], splits["test"]),
         "trained": not (record.get("book") or {}).get("reused", False),
     }
 
@@ -217,8 +218,7 @@ def campaign_facts(records) -> dict:
         "best_top1": records[best]["test"]["top1"] if best else float("nan"),
         "seeds": max((len(v) for v in groups.values()), default=0),
         "seed_spread": max(spreads) if spreads else None,
-        "standard_error": ((mean * (1 - mean) / min(tests)) ** 0.5 if tests
-                           else float("nan")),
+        "standard_error": standard_error(mean, min(tests)) if tests else float("nan"),
     }
 
 
