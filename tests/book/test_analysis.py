@@ -188,6 +188,26 @@ def test_seed_range_and_outlook_grade_every_gap_alike():
     assert "sl-vit -3.15 points (2.4 times" in reading and "lsa" not in reading
 
 
+def test_outlook_from_two_seeds_leaves_the_verdict_to_the_spread():
+    # two seeds each: the grade says where the gap lies, never "more seeds will tell"
+    assert book.gap_outlook(3.0, 4.0, 1.3, seeds=2) == (
+        "beyond the largest seed range so far, but not far beyond it")
+    assert book.gap_outlook(6.0, 9.0, 1.3, seeds=2) == (
+        "far beyond what a seed has moved a result so far")
+    assert book.gap_outlook(0.5, 1.0, 1.3, seeds=2) == (
+        "within what a seed alone has moved a result")
+    rows = book.seed_summary({"vit": [_record("vit", 1, 0.40), _record("vit", 2, 0.413)],
+                              "sl-vit": [_record("sl-vit", 1, 0.375),
+                                         _record("sl-vit", 2, 0.38)],
+                              "resnet20": [_record("resnet20", 1, 0.50)]})
+    sl = book.comparison_facts(rows, "sl-vit", "vit", "sl", seed_range=1.3)
+    assert sl["sl_seeds"] == 2 and "more seeds" not in sl["sl_outlook"]
+    cnn = book.comparison_facts(rows, "resnet20", "vit", "cnn", seed_range=1.3)
+    assert cnn["cnn_seeds"] == 1 and cnn["cnn_outlook"].endswith("unlikely to reverse")
+    reading = book.outlook_reading(rows, [("resnet20", "vit"), ("sl-vit", "vit")], 1.3)
+    assert "unlikely to reverse" in reading and "more seeds" not in reading
+
+
 def test_group_facts_test_each_group_against_the_overall_difference():
     # a uniform shift of -3 points: many groups beyond 2 s.e. of zero, none of the shift
     rows = [{"group": f"g{i}", "images": 5000, "vit": 40.0 + i, "sl-vit": 37.0 + i,

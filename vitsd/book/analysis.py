@@ -347,7 +347,7 @@ def comparison_facts(rows: list, better: str, worse: str, prefix: str,
             f"{prefix}_se": v["sampling"], f"{prefix}_bar": 2 * v["sampling"],
             f"{prefix}_z": abs(v["z"]), f"{prefix}_seeds": v["seeds"],
             f"{prefix}_verdict": VERDICT_PHRASES[v["kind"]], f"{prefix}_ranges": ranges,
-            f"{prefix}_outlook": gap_outlook(v["gap"], v["z"], seed_range)}
+            f"{prefix}_outlook": gap_outlook(v["gap"], v["z"], seed_range, v["seeds"])}
 
 
 def seed_range(rows: list) -> float:
@@ -376,17 +376,25 @@ def largest_seed_range(rows_by_source: Mapping) -> tuple:
                      f"found on {where}")
 
 
-def gap_outlook(gap: float, z: float, seed_range: float) -> str:
-    """What a gap from too few seeds for a verdict lets one expect, graded by its size
-    against ``seed_range`` (the largest seed-to-seed range measured, :func:`seed_range`)
-    and ``z`` (the gap in standard errors of a difference): ``"unlikely to reverse"``
-    when it is at least four times the range and four standard errors, ``"more seeds
-    will tell"`` when it is beyond the range, else that a seed alone could move a
-    result that far."""
+def gap_outlook(gap: float, z: float, seed_range: float, seeds: int = 1) -> str:
+    """What a gap lets one expect from its size against ``seed_range`` (the largest
+    seed-to-seed range measured, :func:`seed_range`) and ``z`` (the gap in standard
+    errors of a difference). From one seed (``seeds`` is the fewer of the two models'):
+    ``"unlikely to reverse"`` when it is at least four times the range and four standard
+    errors, ``"more seeds will tell"`` when it is beyond the range, else that a seed
+    alone could move a result that far. From two seeds or more the verdict
+    (:func:`gap_verdict`) speaks, and the grade only says where the gap lies."""
     if not math.isfinite(seed_range) or seed_range <= 0:
         return "no seed-to-seed range has been measured yet to weigh it against"
     ratio = abs(gap) / seed_range
-    if ratio >= 4 and abs(z) >= 4:
+    far = ratio >= 4 and abs(z) >= 4
+    if seeds >= 2:
+        if far:
+            return "far beyond what a seed has moved a result so far"
+        if ratio >= 1:
+            return "beyond the largest seed range so far, but not far beyond it"
+        return "within what a seed alone has moved a result"
+    if far:
         return "far beyond what a seed has moved a result so far: unlikely to reverse"
     if ratio >= 1:
         return "beyond the largest seed range so far, but not far: more seeds will tell"
@@ -396,8 +404,8 @@ def gap_outlook(gap: float, z: float, seed_range: float) -> str:
 def outlook_reading(rows: list, pairs, seed_range: float) -> str:
     """One clause per ``(better, worse)`` pair present in ``rows`` (:func:`seed_summary`):
     the gap, as a multiple of ``seed_range`` and of the standard error of a difference,
-    and :func:`gap_outlook`'s grade -- chapter 6's one argument for every gap while a
-    model has one seed, joined by semicolons."""
+    and :func:`gap_outlook`'s grade -- chapter 6's one argument that weighs every gap
+    alike, whatever its seeds -- joined by semicolons."""
     present = {r["model"] for r in rows}
     parts = []
     for better, worse in pairs:
@@ -406,7 +414,7 @@ def outlook_reading(rows: list, pairs, seed_range: float) -> str:
             times = (f"{abs(v['gap']) / seed_range:.1f} times that range"
                      if math.isfinite(seed_range) and seed_range > 0 else "no range")
             parts.append(f"{better} {v['gap']:+.2f} points ({times}, {abs(v['z']):.1f} "
-                         f"s.e.: {gap_outlook(v['gap'], v['z'], seed_range)})")
+                         f"s.e.: {gap_outlook(v['gap'], v['z'], seed_range, v['seeds'])})")
     return "; ".join(parts)
 
 
