@@ -147,7 +147,11 @@ def test_the_cifar100_plan_has_the_seeds_the_baseline_and_equal_steps():
     overrides = campaign.CAMPAIGNS["cifar100"]["overrides"]
     pool = 50_000
     full = None
-    for entry in plan[1:]:
+    sizes = campaign.CAMPAIGNS["cifar100-sizes"]
+    assert sizes["dataset"] == "cifar100" and sizes["overrides"] == overrides
+    assert {e["fraction"] for e in sizes["plan"]} == {0.2}
+    assert not set(names) & {e["name"] for e in sizes["plan"]}
+    for entry in plan[1:] + sizes["plan"]:
         size = round(entry["fraction"] * pool)
         config = campaign.run_config(entry, pool, size, overrides)
         steps = campaign.steps_per_epoch(size, config) * config.epochs
