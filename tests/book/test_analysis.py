@@ -189,13 +189,12 @@ def test_seed_range_and_outlook_grade_every_gap_alike():
 
 
 def test_outlook_from_two_seeds_leaves_the_verdict_to_the_spread():
-    # two seeds each: the grade says where the gap lies, never "more seeds will tell"
-    assert book.gap_outlook(3.0, 4.0, 1.3, seeds=2) == (
-        "beyond the largest seed range so far, but not far beyond it")
+    # means of two seeds or more: only a far gap gets a grade, the rest is the verdict's
     assert book.gap_outlook(6.0, 9.0, 1.3, seeds=2) == (
         "far beyond what a seed has moved a result so far")
-    assert book.gap_outlook(0.5, 1.0, 1.3, seeds=2) == (
-        "within what a seed alone has moved a result")
+    for gap, z in ((3.0, 4.0), (0.5, 1.0)):
+        grade = book.gap_outlook(gap, z, 1.3, seeds=2)
+        assert "verdict" in grade and "more seeds" not in grade and "within" not in grade
     rows = book.seed_summary({"vit": [_record("vit", 1, 0.40), _record("vit", 2, 0.413)],
                               "sl-vit": [_record("sl-vit", 1, 0.375),
                                          _record("sl-vit", 2, 0.38)],
@@ -204,8 +203,29 @@ def test_outlook_from_two_seeds_leaves_the_verdict_to_the_spread():
     assert sl["sl_seeds"] == 2 and "more seeds" not in sl["sl_outlook"]
     cnn = book.comparison_facts(rows, "resnet20", "vit", "cnn", seed_range=1.3)
     assert cnn["cnn_seeds"] == 1 and cnn["cnn_outlook"].endswith("unlikely to reverse")
+    # only the one-seed comparison needs the range argument
     reading = book.outlook_reading(rows, [("resnet20", "vit"), ("sl-vit", "vit")], 1.3)
-    assert "unlikely to reverse" in reading and "more seeds" not in reading
+    assert reading.startswith("resnet20 +9.35 points") and "sl-vit" not in reading
+    assert "none needs it" in book.outlook_reading(rows, [("sl-vit", "vit")], 1.3)
+
+
+def test_verdict_margin_is_the_distance_to_the_higher_bar():
+    n = 10_000
+    rows = book.seed_summary({
+        "vit": [_record("vit", 1, 0.42, n=n), _record("vit", 2, 0.41, n=n)],
+        "sl-vit": [_record("sl-vit", 1, 0.39, n=n), _record("sl-vit", 2, 0.40, n=n)],
+        "lsa": [_record("lsa", 1, 0.413, n=n), _record("lsa", 2, 0.417, n=n)],
+        "spt": [_record("spt", 1, 0.40, n=n)]})
+    # reference: bar = max(spreads added, 2 s.e. of a difference), margin = |gap| - bar
+    p, q = 0.395, 0.415
+    bar = max(0.5 + 0.5, 2 * 100 * np.sqrt((p * (1 - p) + q * (1 - q)) / n))
+    assert book.verdict_margin(rows, "sl-vit", "vit") == (
+        f"it clears the higher of the two bars ({bar:.2f} points) by {2.0 - bar:.2f}")
+    p = 0.415
+    bar = max(0.2 + 0.5, 2 * 100 * np.sqrt(2 * p * (1 - p) / n))
+    assert book.verdict_margin(rows, "lsa", "vit") == (
+        f"it falls {bar - 0.0:.2f} points short of the bar for established ({bar:.2f} points)")
+    assert "one seed" in book.verdict_margin(rows, "spt", "vit")
 
 
 def test_group_facts_test_each_group_against_the_overall_difference():

@@ -51,6 +51,7 @@ from vitsd.book.analysis import (
     map_facts,
     one_per_class,
     outlook_reading,
+    verdict_margin,
     pick_disagreements,
     pick_examples,
     prediction_titles,
@@ -105,6 +106,6 @@ __all__ = [
     "VERDICT_SHORT", "class_groups", "comparison_facts", "confused_pairs",
     "dataset_size_summary", "fit_facts", "fit_rows", "group_accuracy", "group_facts",
     "campaign_runs", "pick_disagreements", "results_reading", "results_table",
-    "verdict_rows", "curve_facts", "gap_outlook", "map_facts", "outlook_reading",
+    "verdict_rows", "curve_facts", "gap_outlook", "map_facts", "outlook_reading", "verdict_margin",
     "seed_range", "largest_seed_range",
 ]

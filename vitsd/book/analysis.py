@@ -339,15 +339,16 @@ def comparison_facts(rows: list, better: str, worse: str, prefix: str,
     ``<prefix>_<what>``: ``gap`` (points), ``noise`` (spreads added), ``se`` (standard
     error of a difference), ``bar`` (twice it), ``z`` (gap in standard errors),
     ``seeds``, ``verdict`` (:data:`VERDICT_PHRASES`), ``ranges`` (the gap in multiples
-    of ``seed_range``, the largest seed-to-seed range measured) and ``outlook``
-    (:func:`gap_outlook`)."""
+    of ``seed_range``, the largest seed-to-seed range measured), ``outlook``
+    (:func:`gap_outlook`) and ``margin`` (:func:`verdict_margin`)."""
     v = gap_verdict(rows, better, worse)
     ranges = abs(v["gap"]) / seed_range if seed_range > 0 else float("nan")
     return {f"{prefix}_gap": v["gap"], f"{prefix}_noise": v["noise"],
             f"{prefix}_se": v["sampling"], f"{prefix}_bar": 2 * v["sampling"],
             f"{prefix}_z": abs(v["z"]), f"{prefix}_seeds": v["seeds"],
             f"{prefix}_verdict": VERDICT_PHRASES[v["kind"]], f"{prefix}_ranges": ranges,
-            f"{prefix}_outlook": gap_outlook(v["gap"], v["z"], seed_range, v["seeds"])}
+            f"{prefix}_outlook": gap_outlook(v["gap"], v["z"], seed_range, v["seeds"]),
+            f"{prefix}_margin": verdict_margin(rows, better, worse)}
 
 
 def seed_range(rows: list) -> float:
@@ -391,9 +392,10 @@ def gap_outlook(gap: float, z: float, seed_range: float, seeds: int = 1) -> str:
     if seeds >= 2:
         if far:
             return "far beyond what a seed has moved a result so far"
-        if ratio >= 1:
-            return "beyond the largest seed range so far, but not far beyond it"
-        return "within what a seed alone has moved a result"
+        # A gap between means of several seeds is weighed by their spreads (the
+        # verdict), not by how far one seed moved one run.
+        return ("a gap between means of several seeds: the verdict, which weighs it "
+                "against their spreads, is the measure")
     if far:
         return "far beyond what a seed has moved a result so far: unlikely to reverse"
     if ratio >= 1:
@@ -402,20 +404,37 @@ def gap_outlook(gap: float, z: float, seed_range: float, seeds: int = 1) -> str:
 
 
 def outlook_reading(rows: list, pairs, seed_range: float) -> str:
-    """One clause per ``(better, worse)`` pair present in ``rows`` (:func:`seed_summary`):
-    the gap, as a multiple of ``seed_range`` and of the standard error of a difference,
-    and :func:`gap_outlook`'s grade -- chapter 6's one argument that weighs every gap
-    alike, whatever its seeds -- joined by semicolons."""
+    """One clause per ``(better, worse)`` pair present in ``rows`` (:func:`seed_summary`)
+    where either model has one seed: the gap, as a multiple of ``seed_range`` and of the
+    standard error of a difference, and :func:`gap_outlook`'s grade -- chapter 6's one
+    argument for a gap that has no verdict -- joined by semicolons; a clause saying so
+    when every pair has two seeds or more."""
     present = {r["model"] for r in rows}
     parts = []
     for better, worse in pairs:
         if better in present and worse in present:
             v = gap_verdict(rows, better, worse)
+            if v["seeds"] >= 2:
+                continue
             times = (f"{abs(v['gap']) / seed_range:.1f} times that range"
                      if math.isfinite(seed_range) and seed_range > 0 else "no range")
             parts.append(f"{better} {v['gap']:+.2f} points ({times}, {abs(v['z']):.1f} "
                          f"s.e.: {gap_outlook(v['gap'], v['z'], seed_range, v['seeds'])})")
-    return "; ".join(parts)
+    return "; ".join(parts) or "here every model has two seeds or more, so none needs it"
+
+
+def verdict_margin(rows: list, better: str, worse: str) -> str:
+    """How far a gap lies from the bar of an established verdict (:func:`gap_verdict`:
+    the larger of the two spreads added and twice the standard error), in words: a thin
+    margin reads differently from a wide one."""
+    v = gap_verdict(rows, better, worse)
+    if v["kind"] == "single seed":
+        return "with one seed there is no spread to weigh it against"
+    bar = max(v["noise"], 2 * v["sampling"])
+    margin = abs(v["gap"]) - bar
+    if margin > 0:
+        return f"it clears the higher of the two bars ({bar:.2f} points) by {margin:.2f}"
+    return f"it falls {-margin:.2f} points short of the bar for established ({bar:.2f} points)"
 
 
 def fit_rows(runs: Mapping) -> list:
