@@ -53,7 +53,7 @@ def seed_summary(runs: Mapping) -> list:
 #: The standard error meant is that of a difference of two accuracies measured on the
 #: test split (:func:`gap_verdict`'s ``sampling``).
 VERDICT_PHRASES = {
-    "single seed": "from one seed each, so it supports no conclusion",
+    "single seed": "from a model with one seed, so it supports no conclusion",
     "within noise": "within the noise: no larger than the seed-to-seed spread or one "
                     "standard error of a difference of two test accuracies",
     "suggestive": "beyond the seed-to-seed spread and one standard error of a difference "
@@ -397,10 +397,10 @@ def gap_outlook(gap: float, z: float, seed_range: float, seeds: int = 1) -> str:
         return ("a gap between means of several seeds: the verdict, which weighs it "
                 "against their spreads, is the measure")
     if far:
-        return "far beyond what a seed has moved a result so far: unlikely to reverse"
+        return "far beyond what a seed has moved a result so far, so unlikely to reverse"
     if ratio >= 1:
-        return "beyond the largest seed range so far, but not far: more seeds will tell"
-    return "within what a seed alone has moved a result: more seeds will tell if it is real"
+        return "beyond the largest seed range so far, but not far; more seeds will tell"
+    return "within what a seed alone has moved a result; more seeds will tell if it is real"
 
 
 def outlook_reading(rows: list, pairs, seed_range: float) -> str:
@@ -502,7 +502,7 @@ def results_reading(rows: list, reference: str = "vit", others=("spt", "lsa", "s
         return f"there is nothing to compare with {reference}"
     parts = []
     if "single seed" in kinds:
-        parts.append(f"{', '.join(kinds['single seed'])} rest on one seed each, so they are "
+        parts.append(f"{', '.join(kinds['single seed'])} rest on one seed, so they are "
                      "not yet a comparison: how far a seed alone moves a result is unknown")
     if "established" in kinds:
         parts.append(f"established: {', '.join(kinds['established'])}")
