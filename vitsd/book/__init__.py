@@ -51,7 +51,6 @@ from vitsd.book.analysis import (
     map_facts,
     one_per_class,
     outlook_reading,
-    verdict_margin,
     pick_disagreements,
     pick_examples,
     prediction_titles,
@@ -60,6 +59,7 @@ from vitsd.book.analysis import (
     results_table,
     seed_range,
     seed_summary,
+    verdict_margin,
     verdict_rows,
 )
 from vitsd.book.display import (
