@@ -77,7 +77,8 @@ def gap_verdict(rows: list, better: str, worse: str) -> dict:
     test top-1, ``better`` minus ``worse``), ``noise`` (the two spreads added),
     ``sampling`` (the standard error of a difference of two accuracies measured on
     the same number of test images, ``sqrt(p(1-p)/n + q(1-q)/n)`` in points, as if
-    independent; 0 when the test size is unknown), ``z`` (the gap in units of
+    independent; 0 when the test size is unknown), ``bar`` (what an established gap
+    must exceed: the larger of ``noise`` and twice ``sampling``), ``z`` (the gap in units of
     ``sampling``), ``test images``, ``seeds`` (the fewer of the two) and ``kind``:
     ``"single seed"`` (either has one seed: no spread, no verdict), ``"within noise"``
     (``|gap| <= max(noise, sampling)``), ``"suggestive"`` (beyond that but
@@ -93,15 +94,17 @@ def gap_verdict(rows: list, better: str, worse: str) -> dict:
         pa, pb = a["top-1 mean"] / 100, b["top-1 mean"] / 100
         sampling = 100 * difference_standard_error(pa, pb, n)
     seeds = min(len(a["seeds"].split(", ")), len(b["seeds"].split(", ")))
+    bar = max(noise, 2 * sampling)  # what an established gap must exceed
     if seeds < 2:
         kind = "single seed"
     elif abs(gap) <= max(noise, sampling):
         kind = "within noise"
-    elif abs(gap) <= max(noise, 2 * sampling):
+    elif abs(gap) <= bar:
         kind = "suggestive"
     else:
         kind = "established"
-    return {"gap": gap, "noise": noise, "sampling": sampling, "seeds": seeds, "kind": kind,
+    return {"gap": gap, "noise": noise, "sampling": sampling, "bar": bar, "seeds": seeds,
+            "kind": kind,
             "test images": n, "z": gap / sampling if sampling else float("nan")}
 
 
@@ -430,7 +433,7 @@ def verdict_margin(rows: list, better: str, worse: str) -> str:
     v = gap_verdict(rows, better, worse)
     if v["kind"] == "single seed":
         return "with one seed there is no spread to weigh it against"
-    bar = max(v["noise"], 2 * v["sampling"])
+    bar = v["bar"]
     margin = abs(v["gap"]) - bar
     if margin > 0:
         return f"it clears the higher of the two bars ({bar:.2f} points) by {margin:.2f}"
