@@ -41,6 +41,7 @@ from vitsd.book.analysis import (
     curve_facts,
     dataset_size_rows,
     dataset_size_summary,
+    difference_standard_error,
     fit_facts,
     fit_rows,
     gap_outlook,
@@ -107,5 +108,5 @@ __all__ = [
     "dataset_size_summary", "fit_facts", "fit_rows", "group_accuracy", "group_facts",
     "campaign_runs", "pick_disagreements", "results_reading", "results_table",
     "verdict_rows", "curve_facts", "gap_outlook", "map_facts", "outlook_reading", "verdict_margin",
-    "seed_range", "largest_seed_range",
+    "seed_range", "largest_seed_range", "difference_standard_error",
 ]
