@@ -351,7 +351,7 @@ def comparison_facts(rows: list, better: str, worse: str, prefix: str,
             f"{prefix}_z": abs(v["z"]), f"{prefix}_seeds": v["seeds"],
             f"{prefix}_verdict": VERDICT_PHRASES[v["kind"]], f"{prefix}_ranges": ranges,
             f"{prefix}_outlook": gap_outlook(v["gap"], v["z"], seed_range, v["seeds"]),
-            f"{prefix}_margin": verdict_margin(rows, better, worse)}
+            f"{prefix}_margin": _margin_words(v)}
 
 
 def seed_range(rows: list) -> float:
@@ -430,7 +430,11 @@ def verdict_margin(rows: list, better: str, worse: str) -> str:
     """How far a gap lies from the bar of an established verdict (:func:`gap_verdict`:
     the larger of the two spreads added and twice the standard error), in words: a thin
     margin reads differently from a wide one."""
-    v = gap_verdict(rows, better, worse)
+    return _margin_words(gap_verdict(rows, better, worse))
+
+
+def _margin_words(v: dict) -> str:
+    """:func:`verdict_margin`'s words for a verdict ``v`` of :func:`gap_verdict`."""
     if v["kind"] == "single seed":
         return "with one seed there is no spread to weigh it against"
     bar = v["bar"]
