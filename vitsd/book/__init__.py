@@ -60,6 +60,7 @@ from vitsd.book.analysis import (
     results_table,
     seed_range,
     seed_summary,
+    standard_error,
     verdict_margin,
     verdict_rows,
 )
@@ -109,4 +110,5 @@ __all__ = [
     "campaign_runs", "pick_disagreements", "results_reading", "results_table",
     "verdict_rows", "curve_facts", "gap_outlook", "map_facts", "outlook_reading", "verdict_margin",
     "seed_range", "largest_seed_range", "difference_standard_error",
+    "standard_error",
 ]
