@@ -221,6 +221,36 @@ def test_card_follows_the_variant_and_the_dataset(run):
     assert 'load_model("hf://USER/NAME")' in card, "a placeholder without a repository"
 
 
+@pytest.mark.parametrize("dataset", ["sample", "cifar100", "cifar10", "cifar10_jpeg_train.npz",
+                                     "/data/my-photos/"])
+@pytest.mark.parametrize("repo_id", [None, REPO])
+def test_card_front_matter_is_what_huggingface_hub_writes(run, dataset, repo_id):
+    """vitsd writes the front matter itself (huggingface_hub is needed only to push and
+    pull): byte for byte the block of huggingface_hub.ModelCardData."""
+    _, record = run
+    record = {**record, "dataset": {**record["dataset"], "name": dataset}}
+    hub_id, name, split = model_card.hub_dataset(record)
+    result = dict(task_type="image-classification", task_name="Image Classification",
+                  dataset_type=hub_id or f"vitsd-{model_card._folder_name(dataset)}",
+                  dataset_name=name, dataset_split=split)
+    tokenizer, lsa = MODELS[record["model"]]
+    data = huggingface_hub.ModelCardData(
+        library_name="keras", license=model_card.LICENSE, pipeline_tag="image-classification",
+        tags=["vitsd", "vision-transformer", "image-classification", record["model"],
+              "arxiv:2112.13492", "shifted-patch-tokenization", "locality-self-attention"],
+        datasets=[hub_id] if hub_id else None, metrics=["accuracy"],
+        model_name=repo_id.split("/")[-1] if repo_id else record["model"],
+        eval_results=[
+            huggingface_hub.EvalResult(**result, metric_type="accuracy",
+                                       metric_value=round(record["test"]["top1"], 4),
+                                       metric_name="Test top-1 accuracy"),
+            huggingface_hub.EvalResult(**result, metric_type="top_5_accuracy",
+                                       metric_value=round(record["test"]["top5"], 4),
+                                       metric_name="Test top-5 accuracy")])
+    assert (tokenizer, lsa) == ("spt", True)
+    assert model_card.card_metadata(record, repo_id) == data.to_yaml()
+
+
 # ---------------------------------------------------------------------- export
 def test_export_writes_the_hub_folder(run, exported):
     out, _ = run

@@ -19,10 +19,11 @@ A finished run folder (see :mod:`vitsd.training.runner`) becomes a model reposit
 * the card's text is :func:`vitsd.sharing.model_card.model_card`, a function of the run
   record alone.
 
-``huggingface_hub`` is an optional dependency (``pip install "vitsd[hub]"``). Problems
-with the Hub -- no token, no network, no such repository -- raise :class:`HubError` with
-a one-line message that says what to do. This module imports Keras only to load or
-evaluate a model.
+``huggingface_hub`` is an optional dependency (``pip install "vitsd[hub]"``), needed
+only to push and to download: the card, :func:`export` and :func:`load` from a folder or
+a ``.keras`` file work without it. Problems with the Hub -- no token, no network, no
+such repository -- raise :class:`HubError` with a one-line message that says what to do.
+This module imports Keras only to load or evaluate a model.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -153,15 +155,17 @@ def _hf():
     return huggingface_hub
 
 
+#: A Hub repository id USER/NAME, by huggingface_hub's rules (``validate_repo_id``):
+#: each part 1-96 ASCII letters, digits, '-', '_' or '.', not starting or ending with
+#: '-' or '.'; no '--' or '..'; not ending with '.git'. Checked here without
+#: huggingface_hub, so that exporting a run needs it no more than the card does.
+_REPO_ID = re.compile(r"(\b[\w\-.]{1,96}\b)/(\b[\w\-.]{1,96}\b)", re.ASCII)
+
+
 def check_repo_id(repo_id, name: str = "repo_id") -> str:
     """``repo_id`` if it is a Hub model repository id ``USER/NAME``, else ValueError."""
-    hf = _hf()
-    ok = isinstance(repo_id, str) and repo_id.count("/") == 1 and all(repo_id.split("/"))
-    if ok:
-        try:
-            hf.utils.validate_repo_id(repo_id)
-        except hf.errors.HFValidationError:
-            ok = False
+    ok = (isinstance(repo_id, str) and _REPO_ID.fullmatch(repo_id) is not None
+          and "--" not in repo_id and ".." not in repo_id and not repo_id.endswith(".git"))
     if not ok:
         raise ValueError(f"{name} must be a Hub repository id USER/NAME (letters, digits, "
                          f"'-', '_', '.'), got {repo_id!r}.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from vitsd.config import MODELS
 
@@ -108,10 +109,8 @@ def card_summary_html(record: dict, repo_id: str | None = None) -> str:
 
 def card_metadata(record: dict, repo_id: str | None = None) -> str:
     """The card's YAML front matter: library, license, tags, datasets and the test
-    metrics as a ``model-index`` (built with ``huggingface_hub.ModelCardData``)."""
-    from vitsd.sharing.hub import _hf
-
-    hf = _hf()
+    metrics as a ``model-index`` -- the block ``huggingface_hub.ModelCardData`` writes,
+    written here without it (``huggingface_hub`` is needed only to push and pull)."""
     hub_id, dataset_name, split = hub_dataset(record)
     tokenizer, lsa = _switches(record)
     tags = ["vitsd", "vision-transformer", "image-classification", record["model"],
@@ -121,26 +120,73 @@ def card_metadata(record: dict, repo_id: str | None = None) -> str:
     if lsa:
         tags.append("locality-self-attention")
     test = record["test"]
-    result = {"task_type": "image-classification", "task_name": "Image Classification",
-              "dataset_type": hub_id or f"vitsd-{_folder_name(_dataset_key(record))}",
-              "dataset_name": dataset_name,
-              "dataset_split": split}
-    data = hf.ModelCardData(
-        library_name="keras",
-        license=LICENSE,
-        pipeline_tag="image-classification",
-        tags=tags,
-        datasets=[hub_id] if hub_id else None,
-        metrics=["accuracy"],
-        model_name=repo_id.split("/")[-1] if repo_id else record["model"],
-        eval_results=[
-            hf.EvalResult(**result, metric_type="accuracy", metric_value=_round(test["top1"]),
-                          metric_name="Test top-1 accuracy"),
-            hf.EvalResult(**result, metric_type="top_5_accuracy",
-                          metric_value=_round(test["top5"]), metric_name="Test top-5 accuracy"),
-        ],
-    )
-    return data.to_yaml()
+    dataset = {"name": dataset_name,
+               "type": hub_id or f"vitsd-{_folder_name(_dataset_key(record))}",
+               "split": split}
+    metrics = [{"type": "accuracy", "value": _round(test["top1"]),
+                "name": "Test top-1 accuracy"},
+               {"type": "top_5_accuracy", "value": _round(test["top5"]),
+                "name": "Test top-5 accuracy"}]
+    # The keys in ModelCardData's order; the Hub reads the model-index of
+    # huggingface.co/docs/hub/model-cards.
+    metadata = {
+        **({"datasets": [hub_id]} if hub_id else {}),
+        "library_name": "keras",
+        "license": LICENSE,
+        "metrics": ["accuracy"],
+        "pipeline_tag": "image-classification",
+        "tags": tags,
+        "model-index": [{
+            "name": repo_id.split("/")[-1] if repo_id else record["model"],
+            "results": [{"task": {"type": "image-classification",
+                                  "name": "Image Classification"},
+                         "dataset": dataset, "metrics": metrics}],
+        }],
+    }
+    return "\n".join(_yaml_lines(metadata, 0))
+
+
+def _yaml_lines(value, indent: int) -> list:
+    """``value`` (dicts, lists, strings, numbers) as YAML block lines, laid out as
+    PyYAML's ``yaml.dump(..., sort_keys=False)`` lays them out: a list under a key at
+    the key's indent, a dict two spaces in."""
+    pad = " " * indent
+    lines = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{pad}{key}:")
+                lines += _yaml_lines(item, indent + 2 if isinstance(item, dict) else indent)
+            else:
+                lines.append(f"{pad}{key}: {_yaml_scalar(item, indent + len(key) + 2)}")
+        return lines
+    for item in value:
+        if isinstance(item, (dict, list)) and item:
+            first, *rest = _yaml_lines(item, indent + 2)
+            lines += [f"{pad}- {first.lstrip()}", *rest]
+        else:
+            lines.append(f"{pad}- {_yaml_scalar(item, indent + 2)}")
+    return lines
+
+
+#: A string YAML reads back as the same string when written bare: a letter, then
+#: letters, digits, spaces and ``._/()+,-``, or a colon not followed by a space.
+_PLAIN = re.compile(r"[A-Za-z](?:[A-Za-z0-9 ._/()+,-]|:(?=[^ ]))*(?<! )")
+#: Bare words YAML 1.1 reads as booleans or null.
+_RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+def _yaml_scalar(value, column: int) -> str:
+    """One YAML scalar: bare where that reads back the same and fits in 80 columns (as
+    PyYAML writes it), else double-quoted (JSON's quoting is valid YAML)."""
+    if isinstance(value, (bool, list, dict)) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if (value.lower() not in _RESERVED and column + len(value) <= 80
+            and _PLAIN.fullmatch(value)):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def hub_dataset(record: dict) -> tuple:
