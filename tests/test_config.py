@@ -67,3 +67,28 @@ def test_differences_lists_changed_fields_only():
     a, b = Config(), Config(epochs=3, mlp_units=(32, 64))
     assert a.differences(b) == {"epochs": (50, 3), "mlp_units": ([128, 64], [32, 64])}
     assert a.differences(a) == {}
+
+
+@pytest.mark.parametrize("name", ["spt_norm", "patch_norm"])
+def test_tokenizer_norm_switches_must_be_booleans(name):
+    with pytest.raises(ValueError, match=f"{name} must be true or false"):
+        Config(**{name: 1})
+
+
+def test_tokenizer_norm_switches_change_the_tokenizer_and_its_parameters():
+    from vitsd.models import build_vit
+    from vitsd.training.recipes import recipe
+
+    def tokenizer_params(model, **switches):
+        cfg = recipe("cpu", **switches)
+        built = build_vit(cfg, spt=model == "spt")
+        return built.get_layer("tokenizer").count_params()
+
+    # cpu preset: 4x4 patches of 3 channels (48 values), SPT's 15 channels (240).
+    assert tokenizer_params("spt") - tokenizer_params("spt", spt_norm=False) == 2 * 240
+    assert tokenizer_params("vit", patch_norm=True) - tokenizer_params("vit") == 2 * 48
+    # The switch of the other tokenizer does nothing.
+    assert tokenizer_params("spt", patch_norm=True) == tokenizer_params("spt")
+    assert tokenizer_params("vit", spt_norm=False) == tokenizer_params("vit")
+    assert recipe("cpu").to_dict()["spt_norm"] is True
+    assert recipe("cpu").to_dict()["patch_norm"] is False

@@ -58,6 +58,14 @@ class Config:
     image_size: int = 72
     patch_size: int = 6
     projection_dim: int = 64
+    # LayerNorm over each flat patch before its projection (chapter 6's ablation):
+    # ``spt_norm`` for SPT's shifted-patch tokens (True: the paper's official code and
+    # keras.io; False: the concatenated shifted patches are projected as they are),
+    # ``patch_norm`` for plain ViT patches (False: the classic ViT; True: normalised
+    # like SPT's). Each normalises a token over its own values, which makes it blind to
+    # its neighbourhood's brightness and contrast.
+    spt_norm: bool = True
+    patch_norm: bool = False
     # Transformer
     num_layers: int = 8
     num_heads: int = 4
@@ -257,7 +265,7 @@ class Config:
                             ("initialization", INITIALIZATIONS)):
             if getattr(self, name) not in valid:
                 raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}.")
-        for name in ("jit_compile", "qkv_bias", "drop_remainder"):
+        for name in ("jit_compile", "qkv_bias", "drop_remainder", "spt_norm", "patch_norm"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         fraction("validation_split")

@@ -253,3 +253,75 @@ def test_block_scores_come_from_the_attention_layer():
     np.testing.assert_allclose(np_(out), np_(block(x)), rtol=1e-5, atol=1e-6)
     assert tuple(scores.shape) == (2, 2, 5, 5)
     assert np.all(np.diagonal(np_(scores), axis1=-2, axis2=-1) == 0.0)
+
+
+# ------------------------------------------- the tokenizer's LayerNorm switch (ch. 6)
+def test_spt_without_its_layernorm_projects_the_shifted_patches_as_they_are():
+    images = RNG.normal(size=(2, 12, 12, 3)).astype("float32")
+    layer = ShiftedPatchTokenization(patch_size=6, projection_dim=8, norm=False)
+    tokens = np_(layer(images))
+    stacked = np.concatenate([images] + [ref_shift(images, 3, d) for d in SHIFTS], axis=-1)
+    kernel, bias = (np_(w) for w in layer.projection.weights)
+    assert layer.layer_norm is None and kernel.shape == (540, 8)
+    np.testing.assert_allclose(tokens, ref_patches(stacked, 6) @ kernel + bias,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_plain_patches_with_a_layernorm_are_normalised_then_projected():
+    images = RNG.normal(size=(2, 12, 12, 3)).astype("float32")
+    layer = ShiftedPatchTokenization(patch_size=6, projection_dim=8, vanilla=True, norm=True,
+                                     layer_norm_eps=1e-6)
+    tokens = np_(layer(images))
+    gamma, beta = (np_(w) for w in layer.layer_norm.weights)
+    kernel, bias = (np_(w) for w in layer.projection.weights)
+    expected = ref_layer_norm(ref_patches(images, 6), gamma, beta, 1e-6) @ kernel + bias
+    np.testing.assert_allclose(tokens, expected, rtol=1e-4, atol=1e-5)
+
+
+def _affine_in_window(images, top, left, size, scale=0.5, shift=1.0):
+    out = images.copy()
+    out[:, top:top + size, left:left + size, :] = (
+        scale * images[:, top:top + size, left:left + size, :] + shift)
+    return out
+
+
+@pytest.mark.parametrize("vanilla", [False, True])
+def test_the_layernorm_makes_a_token_blind_to_its_neighbourhoods_brightness(vanilla):
+    # 16x16 images, 4-pixel patches, 2-pixel shifts: token (1, 1) reads pixels 4..7
+    # of the image and, through the shifts, 2..9 -- its neighbourhood. Change that
+    # window's brightness and contrast (x -> 0.5 x + 1) and nothing else.
+    images = RNG.normal(size=(2, 16, 16, 3)).astype("float32")
+    top = 4 if vanilla else 2
+    changed = _affine_in_window(images, top, top, 4 if vanilla else 8)
+    token = 1 * 4 + 1
+    moved = {}
+    for norm in (True, False):
+        layer = ShiftedPatchTokenization(patch_size=4, projection_dim=8, vanilla=vanilla,
+                                         norm=norm, layer_norm_eps=1e-9)
+        before, after = np_(layer(images)), np_(layer(changed))
+        moved[norm] = np.abs(after[:, token] - before[:, token]).max()
+        # A token whose window the change does not reach is the same either way.
+        np.testing.assert_allclose(after[:, 15], before[:, 15], atol=1e-6)
+    # The reference, in NumPy: the normalised flat patch of that token is unchanged.
+    stacked = (images if vanilla else np.concatenate(
+        [images] + [ref_shift(images, 2, d) for d in SHIFTS], axis=-1))
+    stacked_changed = (changed if vanilla else np.concatenate(
+        [changed] + [ref_shift(changed, 2, d) for d in SHIFTS], axis=-1))
+    a = ref_layer_norm(ref_patches(stacked, 4)[:, token], 1.0, 0.0, 1e-9)
+    b = ref_layer_norm(ref_patches(stacked_changed, 4)[:, token], 1.0, 0.0, 1e-9)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert moved[True] < 1e-4
+    assert moved[False] > 0.1
+
+
+def test_norm_switch_is_validated_and_survives_serialisation():
+    with pytest.raises(ValueError, match="norm must be true, false or None"):
+        ShiftedPatchTokenization(patch_size=4, projection_dim=8, norm="yes")
+    layer = ShiftedPatchTokenization(patch_size=4, projection_dim=8, norm=False)
+    again = ShiftedPatchTokenization.from_config(layer.get_config())
+    assert again.norm is False and again.layer_norm is None
+    # A layer saved before the switch existed (no "norm" in its config) keeps the
+    # paper's default: a LayerNorm for SPT, none for plain patches.
+    old = {k: v for k, v in layer.get_config().items() if k != "norm"}
+    assert ShiftedPatchTokenization.from_config(old).layer_norm is not None
+    assert ShiftedPatchTokenization.from_config({**old, "vanilla": True}).layer_norm is None

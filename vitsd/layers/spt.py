@@ -8,7 +8,9 @@ receptive field for each token. The 15-channel patches are flattened, layer-norm
 and linearly projected to tokens.
 
 With ``vanilla=True`` the layer is plain ViT tokenization (patches -> projection), so
-the two tokenizers are one argument apart.
+the two tokenizers are one argument apart. ``norm`` switches the LayerNorm over each
+flat patch on or off independently of the shifts (default: on for SPT, off for plain
+patches, as in the paper); chapter 6 measures what it costs.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class ShiftedPatchTokenization(layers.Layer):
     SPT (default): concatenate the image with its four half-patch diagonal shifts
     (``5*C`` channels), cut patches, LayerNorm, project. ``vanilla=True``: cut patches
     of the image alone and project (no shifts, no LayerNorm), as the plain ViT does.
+    ``norm`` (``None``: the default of the kind, ``not vanilla``) puts the LayerNorm
+    over each flat patch before the projection, or leaves it out.
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class ShiftedPatchTokenization(layers.Layer):
         projection_dim: int,
         vanilla: bool = False,
         layer_norm_eps: float = 1e-6,
+        norm: bool | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -77,10 +82,15 @@ class ShiftedPatchTokenization(layers.Layer):
         self.projection_dim = projection_dim
         self.vanilla = vanilla
         self.layer_norm_eps = layer_norm_eps
+        if norm is not None and not isinstance(norm, bool):
+            raise ValueError(f"norm must be true, false or None (the default), got {norm!r}.")
+        self.norm = norm
         self.half_patch = patch_size // 2
         self.projection = layers.Dense(projection_dim, name="projection")
+        use_norm = (not vanilla) if norm is None else norm
         self.layer_norm = (
-            None if vanilla else layers.LayerNormalization(epsilon=layer_norm_eps, name="layer_norm")
+            layers.LayerNormalization(epsilon=layer_norm_eps, name="layer_norm")
+            if use_norm else None
         )
 
     def build(self, input_shape):
@@ -121,4 +131,5 @@ class ShiftedPatchTokenization(layers.Layer):
             "projection_dim": self.projection_dim,
             "vanilla": self.vanilla,
             "layer_norm_eps": self.layer_norm_eps,
+            "norm": self.norm,
         }

@@ -91,6 +91,7 @@ def make_tokenizer(config: Config, kind: str) -> layers.Layer:
         config.projection_dim,
         vanilla=kind == "patches",
         layer_norm_eps=config.layer_norm_eps,
+        norm=config.patch_norm if kind == "patches" else config.spt_norm,
         name="tokenizer",
     )
 
