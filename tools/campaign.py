@@ -21,9 +21,10 @@ stopped early has the most useful runs first:
 1. seed 1 of vit, sl-vit, the ResNet-20 CNN baseline, spt and lsa; then seed 2 of the
    same; then seed 3 of vit and sl-vit;
 
-``cifar100-sizes`` -- not run by default (the main runs used the budget): vit and
-sl-vit on 20 % of the CIFAR-100 training images with the same number of optimizer
-steps, seeds 1 and 2 (the dataset-size experiment on CIFAR-100).
+``cifar100-why`` -- why SPT costs accuracy on CIFAR-100 at this budget and where SPT
+and LSA pay off (issue 23): four stages in the order of :data:`WHY_STAGES`, each with
+the hypothesis it tests, named before it ran; 12 CPU-hours in all. ``cifar100-sizes``
+is its first stage alone (vit and sl-vit on 20 % of the images, seeds 1 and 2).
 
 ``cifar10-jpeg`` -- the CIFAR-10 JPEG photos (45,000 to train on, 5,000 held out), 10
 epochs: the four variants with seeds 1 and 2, then vit and sl-vit on 10 % and 30 % of
@@ -77,15 +78,25 @@ CIFAR100_EPOCHS = 25
 SNAPSHOTS = "in-progress"
 
 
-def run_name(model: str, seed: int, fraction: float = 1.0) -> str:
-    """``cpu-sl-vit-s1`` (whole pool) or ``cpu-sl-vit-f10-s1`` (10 % of it)."""
+#: Short tags in run names for the tokenizer switches that differ from the preset's.
+SWITCH_TAGS = {("spt_norm", False): "nonorm", ("patch_norm", True): "pnorm"}
+
+
+def run_name(model: str, seed: int, fraction: float = 1.0, switches=None,
+             prefix: str = PRESET) -> str:
+    """``cpu-sl-vit-s1`` (whole pool), ``cpu-sl-vit-f10-s1`` (10 % of it),
+    ``cpu-spt-nonorm-s1`` (SPT without its LayerNorm: ``switches={"spt_norm": False}``)."""
+    tags = "".join(f"-{SWITCH_TAGS[item]}" for item in sorted((switches or {}).items()))
     part = "" if fraction == 1 else f"-f{round(fraction * 100):02d}"
-    return f"{PRESET}-{model}{part}-s{seed}"
+    return f"{prefix}-{model}{tags}{part}-s{seed}"
 
 
-def _entry(model, seed, fraction=1.0, **extra):
-    return dict(name=run_name(model, seed, fraction), model=model, seed=seed,
-                fraction=fraction, **extra)
+def _entry(model, seed, fraction=1.0, switches=None, **extra):
+    entry = dict(name=run_name(model, seed, fraction, switches), model=model, seed=seed,
+                 fraction=fraction, **extra)
+    if switches:
+        entry["switches"] = dict(switches)
+    return entry
 
 
 CIFAR10_PLAN = (
@@ -105,12 +116,109 @@ CIFAR100_PLAN = (
 #: command away: ``--campaign cifar100-sizes``.
 CIFAR100_SIZES_PLAN = [_entry(m, s, 0.2) for s in (1, 2) for m in SIZE_MODELS]
 
+NO_SPT_NORM = {"spt_norm": False}
+PATCH_NORM = {"patch_norm": True}
+#: The screen's length: long enough for the validation curves to separate (the pilot's
+#: rose 1.4 points in its 8th epoch and then flattened), half the main runs' cost.
+SCREEN_EPOCHS = 12
+
+
+def _screen(model, switches=None):
+    return dict(_entry(model, 1, switches=switches), epochs=SCREEN_EPOCHS, screen=True,
+                name=run_name(model, 1, switches=switches, prefix=f"screen-e{SCREEN_EPOCHS}"))
+
+
+#: Issue 23's campaign, in the order it runs (so that one stopped early has the most
+#: useful runs first), each stage with the hypothesis it tests, written down before any
+#: of its runs started. What happened to each is in chapter 6 and the README.
+WHY_STAGES = [
+    dict(stage="sizes-20",
+         hypothesis="With a fifth of the training images (9,000, stratified) and the main "
+                    "runs' number of optimizer steps, vanilla ViT overfits (its training "
+                    "accuracy pulls away from validation) and SL-ViT, which overfits less, "
+                    "overtakes it on test, as it did on CIFAR-10 at 10 %.",
+         plan=CIFAR100_SIZES_PLAN),
+    dict(stage="layernorm-screen",
+         hypothesis="SPT's LayerNorm over each token, which removes the brightness and "
+                    "contrast of the token's neighbourhood, is what costs SPT accuracy at "
+                    "this budget: without it SPT's validation accuracy rises towards vanilla "
+                    "ViT's; with one, vanilla ViT's falls. Read on validation only, seed 1, "
+                    f"{SCREEN_EPOCHS} epochs, each switch against its own default.",
+         plan=[_screen("spt", NO_SPT_NORM), _screen("spt"), _screen("vit", PATCH_NORM),
+               _screen("vit")]),
+    dict(stage="layernorm",
+         hypothesis="As in the screen, at the main budget (25 epochs, seeds 1 and 2): "
+                    "spt without its LayerNorm beats spt, vit with a patch LayerNorm trails "
+                    "vit; and, if the screen says the LayerNorm matters, sl-vit without it "
+                    "beats sl-vit.",
+         plan=[_entry(m, s, switches=sw) for s in (1, 2)
+               for m, sw in (("spt", NO_SPT_NORM), ("vit", PATCH_NORM))]
+         + [dict(_entry("sl-vit", s, switches=NO_SPT_NORM), needs="layernorm-matters")
+            for s in (1, 2)]),
+    dict(stage="sizes-10",
+         hypothesis="The fewer the images, the more SL-ViT gains over vanilla ViT: a third "
+                    "seed at 20 %, then a tenth of the images (4,500) with equal steps, "
+                    "where SL-ViT's lead is larger than at 20 %.",
+         plan=[_entry(m, 3, 0.2) for m in SIZE_MODELS]
+         + [_entry(m, s, 0.1) for s in (1, 2) for m in SIZE_MODELS]),
+    dict(stage="conv-stem",
+         hypothesis="What to use instead: an early convolutional stem (Xiao et al. 2021, "
+                    "chapter 8) in place of the patch projection beats vanilla ViT at the "
+                    "main budget and closes part of the gap to ResNet-20.",
+         plan=[_entry("conv-vit", s) for s in (1, 2)]),
+]
+CIFAR100_WHY_PLAN = [dict(entry, stage=stage["stage"])
+                     for stage in WHY_STAGES for entry in stage["plan"]]
+
+
+def screen_validation(runs_dir: Path, results_dir: Path, dataset: str = "cifar100") -> dict:
+    """Best validation top-1 of each finished screen run, by name (None while unfinished)."""
+    out = {}
+    for entry in CIFAR100_WHY_PLAN:
+        if entry.get("screen"):
+            record = _finished_record(entry["name"], runs_dir, results_dir, dataset)
+            out[entry["name"]] = (max(record["history"]["val_accuracy"])
+                                  if record else None)
+    return out
+
+
+def layernorm_matters(runs_dir: Path, results_dir: Path, dataset: str = "cifar100"):
+    """The screen's answer, read on validation only: does switching SPT's LayerNorm
+    off move SPT's best validation top-1 by more than the seed-to-seed range of best
+    validation top-1 among the main spt runs (seeds 1 and 2)? ``None`` until the screen
+    and those runs are finished. Returns ``(answer, why)``."""
+    val = screen_validation(runs_dir, results_dir, dataset)
+    off = val[run_name("spt", 1, switches=NO_SPT_NORM, prefix=f"screen-e{SCREEN_EPOCHS}")]
+    on = val[run_name("spt", 1, prefix=f"screen-e{SCREEN_EPOCHS}")]
+    mains = [_finished_record(run_name("spt", s), runs_dir, results_dir, dataset)
+             for s in (1, 2)]
+    if off is None or on is None or None in mains:
+        return None, "the screen (or the main spt runs it is read against) is not finished"
+    best = [max(r["history"]["val_accuracy"]) for r in mains]
+    noise = max(best) - min(best)
+    answer = abs(off - on) > noise
+    return answer, (f"best validation top-1 of spt without its LayerNorm {100 * off:.2f} %, "
+                    f"with it {100 * on:.2f} % ({SCREEN_EPOCHS} epochs, seed 1); the main spt "
+                    f"runs' seed range {100 * noise:.2f} points")
+
+
+def _finished_record(name: str, runs_dir: Path, results_dir: Path, dataset: str):
+    for path in (Path(runs_dir) / name / "run.json",
+                 Path(results_dir) / dataset / f"{name}.json"):
+        if path.is_file():
+            record = json.loads(path.read_text())
+            if record.get("status") == "complete":
+                return record
+    return None
+
 #: name -> the dataset it trains on, the preset's overrides, and its plan.
 CAMPAIGNS = {
     "cifar100": dict(dataset="cifar100", overrides={"epochs": CIFAR100_EPOCHS},
                      plan=CIFAR100_PLAN),
     "cifar100-sizes": dict(dataset="cifar100", overrides={"epochs": CIFAR100_EPOCHS},
                            plan=CIFAR100_SIZES_PLAN),
+    "cifar100-why": dict(dataset="cifar100", overrides={"epochs": CIFAR100_EPOCHS},
+                         plan=CIFAR100_WHY_PLAN),
     "cifar10-jpeg": dict(dataset="cifar10-jpeg", overrides={}, plan=CIFAR10_PLAN),
 }
 #: Kept for the tests and tools written against the first campaign.
@@ -130,7 +238,8 @@ def run_config(entry: dict, pool_size: int, fraction_size: int, overrides=None):
     of steps; a pilot's own ``epochs``."""
     from vitsd.training.recipes import recipe
 
-    config = recipe(PRESET, **(overrides or {}), seed=entry["seed"])
+    config = recipe(PRESET, **(overrides or {}), **entry.get("switches", {}),
+                    seed=entry["seed"])
     if "epochs" in entry:
         config = config.replace(epochs=entry["epochs"])
     if entry["fraction"] != 1:
@@ -166,6 +275,17 @@ def train_all(campaign, runs_dir: Path, results_dir: Path, only=None, verbose=2)
         config = run_config(entry, len(data.y_train), len(subset.y_train),
                             campaign["overrides"])
         out = runs_dir / entry["name"]
+        published = Path(results_dir) / campaign["dataset"] / f"{entry['name']}.json"
+        if not out.exists() and published.is_file():
+            print(f"   {entry['name']}: published already, not retrained", flush=True)
+            continue
+        if entry.get("needs") == "layernorm-matters":
+            answer, why = layernorm_matters(runs_dir, results_dir, campaign["dataset"])
+            if not answer:
+                print(f"   {entry['name']}: skipped -- the LayerNorm screen "
+                      f"{'says it does not matter' if answer is False else 'is not done'}"
+                      f" ({why})", flush=True)
+                continue
         snapshot = _snapshot_dir(results_dir, campaign, entry["name"])
         if not out.exists() and snapshot.is_dir():
             restore(snapshot, out)
@@ -232,6 +352,9 @@ def publish_all(campaign, runs_dir: Path, results_dir: Path, only=None,
         extra = {"campaign": {"name": entry["name"], "preset": PRESET, "seed": entry["seed"],
                               "training_fraction": entry["fraction"],
                               "pilot": bool(entry.get("pilot")), "command": command}}
+        for key in ("stage", "switches", "screen"):
+            if key in entry:
+                extra["campaign"][key] = entry[key]
         publish_run(run_dir, entry["name"], campaign["dataset"], results_dir=results_dir,
                     extra=extra)
         shutil.rmtree(_snapshot_dir(results_dir, campaign, entry["name"]), ignore_errors=True)
@@ -266,31 +389,46 @@ def status(campaign, runs_dir: Path, results_dir: Path) -> list:
 
 
 def results_table(campaign, results_dir: Path) -> str:
-    """The campaign's published runs of the whole training set as a Markdown table, one
-    row per model: parameters, seeds, test top-1 per seed, mean and spread (half the
-    range), epochs, minutes of epochs per run (wall time, as recorded) and the machine."""
+    """The campaign's published runs (not pilots, not screens) as a Markdown table, one
+    row per model and setting: parameters, seeds, test top-1 per seed, mean and spread
+    (half the range), epochs, minutes of epochs per run (wall time, as recorded) and the
+    machine. Campaigns with tokenizer switches or training fractions get a column each."""
     folder = Path(results_dir) / campaign["dataset"]
-    by_model = {}
+    rows = {}
     for entry in campaign["plan"]:
         path = folder / f"{entry['name']}.json"
-        if entry["fraction"] == 1 and not entry.get("pilot") and path.is_file():
-            by_model.setdefault(entry["model"], []).append(json.loads(path.read_text()))
-    lines = ["| model | parameters | seeds | test top-1 per seed (%) | mean ± spread | epochs "
-             "| minutes per run | machine |", "|---" * 8 + "|"]
-    for model, records in by_model.items():
+        if not entry.get("pilot") and not entry.get("screen") and path.is_file():
+            key = (entry["model"], tuple(sorted(entry.get("switches", {}).items())),
+                   entry["fraction"])
+            rows.setdefault(key, []).append(json.loads(path.read_text()))
+    show_switches = any(e.get("switches") for e in campaign["plan"])
+    show_fraction = any(e["fraction"] != 1 for e in campaign["plan"])
+    head = (["model"] + (["switches"] if show_switches else [])
+            + (["training images"] if show_fraction else [])
+            + ["parameters", "seeds", "test top-1 per seed (%)", "mean ± spread", "epochs",
+               "minutes per run", "machine"])
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for (model, switches, fraction), records in rows.items():
         top1 = [100 * r["test"]["top1"] for r in records]
         minutes = [sum(r["history"]["epoch_seconds"]) / 60 for r in records]
         env = records[0]["environment"]
         machine = sorted({r["environment"]["device"] for r in records})
-        lines.append(
-            f"| {model} | {records[0]['parameters']['total']:,} | "
-            f"{', '.join(str(r['config']['seed']) for r in records)} | "
-            f"{' / '.join(f'{v:.2f}' for v in top1)} | "
-            + (f"{sum(top1) / len(top1):.2f} ± {(max(top1) - min(top1)) / 2:.2f} | "
-               if len(top1) > 1 else f"{top1[0]:.2f} (one seed: no spread) | ") +
-            f"{records[0]['config']['epochs']} | "
-            f"{' / '.join(f'{m:.0f}' for m in minutes)} | "
-            f"{'; '.join(machine)}, {env['backend']} {env['backend_version']} |")
+        cells = [model]
+        if show_switches:
+            cells.append(", ".join(f"{k}={v}" for k, v in switches) or "defaults")
+        if show_fraction:
+            cells.append(f"{records[0]['splits']['train']:,} ({fraction:.0%})")
+        cells += [
+            f"{records[0]['parameters']['total']:,}",
+            ", ".join(str(r["config"]["seed"]) for r in records),
+            " / ".join(f"{v:.2f}" for v in top1),
+            (f"{sum(top1) / len(top1):.2f} ± {(max(top1) - min(top1)) / 2:.2f}"
+             if len(top1) > 1 else f"{top1[0]:.2f} (one seed: no spread)"),
+            f"{records[0]['config']['epochs']}",
+            " / ".join(f"{m:.0f}" for m in minutes),
+            f"{'; '.join(machine)}, {env['backend']} {env['backend_version']}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -311,7 +449,8 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown run(s) {unknown}; the plan has: {', '.join(sorted(names))}")
     # The first campaign kept its runs in runs/campaign/; the CIFAR-100 ones share one.
-    default_runs = {"cifar10-jpeg": "campaign", "cifar100-sizes": "cifar100"}.get(
+    default_runs = {"cifar10-jpeg": "campaign", "cifar100-sizes": "cifar100",
+                    "cifar100-why": "cifar100"}.get(
         args.campaign, args.campaign)
     runs_dir = Path(args.runs or ROOT / "runs" / default_runs)
     results = Path(args.results) if args.results else ROOT / "results"

@@ -240,3 +240,101 @@ def test_the_results_table_summarises_the_published_seeds(tmp_path):
     assert "| lsa | 147,759 | 1 | 41.00 | 41.00 (one seed: no spread) | 25 |" in table[3]
     assert table[2] == ("| vit | 147,755 | 1, 2 | 40.00 / 43.00 | 41.50 ± 1.50 | 25 | 25 / 25 "
                         "| CPU: test (2 cores), tensorflow 2.21.0 |")
+
+
+def test_the_why_campaign_runs_its_stages_in_order_with_equal_steps():
+    campaign = _campaign()
+    spec = campaign.CAMPAIGNS["cifar100-why"]
+    plan = spec["plan"]
+    names = [e["name"] for e in plan]
+    assert len(names) == len(set(names))
+    # Every stage names its hypothesis; the stages run in the order of priority.
+    assert [s["stage"] for s in campaign.WHY_STAGES] == [
+        "sizes-20", "layernorm-screen", "layernorm", "sizes-10", "conv-stem"]
+    assert all(len(s["hypothesis"]) > 80 for s in campaign.WHY_STAGES)
+    assert names[:4] == ["cpu-vit-f20-s1", "cpu-sl-vit-f20-s1", "cpu-vit-f20-s2",
+                         "cpu-sl-vit-f20-s2"]
+    # The first stage is the cifar100-sizes campaign, run for run (same names, so runs
+    # trained under either are found by both).
+    assert names[:4] == [e["name"] for e in campaign.CAMPAIGNS["cifar100-sizes"]["plan"]]
+    # None of it retrains a main run.
+    assert not set(names) & {e["name"] for e in campaign.CAMPAIGNS["cifar100"]["plan"]}
+    pool, full = 50_000, 352 * campaign.CIFAR100_EPOCHS
+    for entry in plan:
+        size = round(entry["fraction"] * pool)
+        config = campaign.run_config(entry, pool, size, spec["overrides"])
+        assert config.seed == entry["seed"]
+        for key, value in entry.get("switches", {}).items():
+            assert getattr(config, key) == value
+        steps = campaign.steps_per_epoch(size, config) * config.epochs
+        if entry.get("screen"):
+            assert config.epochs == campaign.SCREEN_EPOCHS and entry["seed"] == 1
+        else:
+            assert abs(steps - full) <= 36, (entry["name"], steps)
+    by_name = {e["name"]: e for e in plan}
+    assert by_name["cpu-spt-nonorm-s1"]["switches"] == {"spt_norm": False}
+    assert by_name["cpu-vit-pnorm-s2"]["switches"] == {"patch_norm": True}
+    assert by_name["cpu-sl-vit-nonorm-s1"]["needs"] == "layernorm-matters"
+    assert {e["fraction"] for e in plan} == {1.0, 0.2, 0.1}
+    # 9,000 images to train on at 20 % (10,000 drawn, a tenth of them validates).
+    entry = by_name["cpu-vit-f20-s1"]
+    assert round(entry["fraction"] * pool) * (1 - 0.1) == 9000
+
+
+def _record(path, val, status="complete"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"status": status, "history": {"val_accuracy": val}}))
+
+
+def test_the_layernorm_screen_is_read_on_validation_against_the_seed_range(tmp_path):
+    campaign = _campaign()
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    answer, why = campaign.layernorm_matters(runs, results)
+    assert answer is None and "not finished" in why
+    # The main spt runs (published) differ by 0.6 points of best validation top-1.
+    _record(results / "cifar100" / "cpu-spt-s1.json", [0.30, 0.398])
+    _record(results / "cifar100" / "cpu-spt-s2.json", [0.31, 0.392])
+    _record(runs / "screen-e12-spt-s1" / "run.json", [0.20, 0.350])
+    _record(runs / "screen-e12-spt-nonorm-s1" / "run.json", [0.20, 0.354], status="running")
+    assert campaign.layernorm_matters(runs, results)[0] is None  # unfinished screen
+    _record(runs / "screen-e12-spt-nonorm-s1" / "run.json", [0.20, 0.354])
+    answer, why = campaign.layernorm_matters(runs, results)
+    assert answer is False and "35.40 %" in why and "0.60 points" in why
+    _record(runs / "screen-e12-spt-nonorm-s1" / "run.json", [0.20, 0.365])
+    assert campaign.layernorm_matters(runs, results)[0] is True
+
+
+def test_the_why_table_names_switches_and_training_images(tmp_path):
+    campaign = _campaign()
+    spec = campaign.CAMPAIGNS["cifar100-why"]
+    folder = tmp_path / "cifar100"
+    folder.mkdir()
+    env = {"device": "CPU: test (2 cores)", "backend": "tensorflow", "backend_version": "2.21.0"}
+    for name, top1, train in (("cpu-vit-f20-s1", 0.30, 9000), ("cpu-vit-f20-s2", 0.32, 9000),
+                              ("cpu-spt-nonorm-s1", 0.41, 45000)):
+        (folder / f"{name}.json").write_text(json.dumps({
+            "test": {"top1": top1}, "history": {"epoch_seconds": [60.0] * 25},
+            "parameters": {"total": 100}, "config": {"seed": int(name[-1]), "epochs": 25},
+            "splits": {"train": train}, "environment": env}))
+    (folder / "screen-e12-vit-s1.json").write_text("not read: screens are left out")
+    table = campaign.results_table(spec, tmp_path).splitlines()
+    assert table[0].startswith("| model | switches | training images | parameters |")
+    assert table[2].startswith("| vit | defaults | 9,000 (20%) | 100 | 1, 2 | 30.00 / 32.00 "
+                               "| 31.00 ± 1.00 |")
+    assert table[3].startswith("| spt | spt_norm=False | 45,000 (100%) |")
+
+
+def test_a_published_run_is_not_retrained_in_a_new_session(tmp_path, monkeypatch, capsys):
+    campaign = _campaign()
+    spec = dict(campaign.CAMPAIGNS["cifar100-why"], plan=campaign.CIFAR100_WHY_PLAN[:1])
+    results = tmp_path / "results"
+    (results / "cifar100").mkdir(parents=True)
+    (results / "cifar100" / "cpu-vit-f20-s1.json").write_text("{}")
+    import vitsd.data
+    import vitsd.training.runner
+
+    monkeypatch.setattr(vitsd.data, "load_dataset", lambda name: load_dataset("sample"))
+    monkeypatch.setattr(vitsd.training.runner, "train",
+                        lambda *a, **k: pytest.fail("a published run was retrained"))
+    campaign.train_all(spec, tmp_path / "runs", results)
+    assert "published already, not retrained" in capsys.readouterr().out
