@@ -611,3 +611,36 @@ def test_plot_dataset_size_dots_per_run_and_a_mean_line_per_model():
     with pytest.raises(ValueError, match="empty"):
         plots.plot_dataset_size([])
     render(fig)
+
+
+def test_plot_attention_profiles_lines_are_the_seed_means_and_bands_the_ranges():
+    spreads = {
+        "vit": {"entropy": {"mean": [3.7, 3.4], "low": [3.6, 3.3], "high": [3.8, 3.5],
+                            "seeds": 3},
+                "distance": {"mean": [3.7, 3.9], "low": [3.6, 3.8], "high": [3.8, 4.0],
+                             "seeds": 3}},
+        "lsa": {"entropy": {"mean": [3.6, 3.2], "low": [3.5, 3.1], "high": [3.7, 3.3],
+                            "seeds": 2},
+                "distance": {"mean": [3.8, 4.0], "low": [3.7, 3.9], "high": [3.9, 4.1],
+                             "seeds": 2}},
+    }
+    fig = plots.plot_attention_profiles(spreads, reference={"entropy": 4.16})
+    top, bottom = fig.axes
+    vit, lsa, uniform = top.lines
+    np.testing.assert_array_equal(vit.get_xdata(), [0, 1])
+    np.testing.assert_allclose(vit.get_ydata(), [3.7, 3.4])
+    np.testing.assert_allclose(lsa.get_ydata(), [3.6, 3.2])
+    np.testing.assert_allclose(uniform.get_ydata(), [4.16, 4.16])
+    assert [line.get_label() for line in top.lines] == ["vit (3 seeds)", "lsa (2 seeds)",
+                                                        "uniform attention"]
+    np.testing.assert_allclose(bottom.lines[1].get_ydata(), [3.8, 4.0])
+    assert len(bottom.lines) == 2  # no reference for the distance
+    # the band of vit's distance spans its lowest to highest seed
+    band = bottom.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == pytest.approx(3.6) and band[:, 1].max() == pytest.approx(4.0)
+    assert_legible_on_a_phone(fig)
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_attention_profiles({})
+    with pytest.raises(ValueError, match="'distance'"):
+        plots.plot_attention_profiles({"vit": {"entropy": spreads["vit"]["entropy"]}})
+    render(fig)

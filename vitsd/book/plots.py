@@ -4,7 +4,7 @@ Chapter 1 "Data": :func:`plot_images`, :func:`plot_augmentations`.
 Chapter 2 "Patches": :func:`plot_patch_grid`, :func:`plot_patches`.
 Chapter 3 "Shifted Patch Tokenization": :func:`plot_shifted_views`.
 Chapter 4 "Locality Self-Attention": :func:`plot_attention_matrices`,
-:func:`plot_softmax_temperature`.
+:func:`plot_softmax_temperature`, :func:`plot_attention_profiles`.
 Chapter 6 "Training and comparison": :func:`plot_history`, :func:`plot_learning_rate`,
 :func:`plot_results_table`.
 Chapter 7 "Looking inside": :func:`plot_attention_overlay`.
@@ -940,3 +940,47 @@ def confusion_matrix(actual, predicted, num_classes: int) -> np.ndarray:
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(counts, (actual, predicted), 1)
     return counts
+
+
+def plot_attention_profiles(spreads, reference=None) -> Figure:
+    """How sharp and how far each block attends, one line per model (chapter 4).
+
+    ``spreads``: ``{model: {"entropy": spread, "distance": spread}}``, each ``spread``
+    a :func:`vitsd.inspection.locality.seed_spread` (``mean``, ``low``, ``high``: one
+    value per block; ``seeds``). Top panel: the mean entropy of the attention rows
+    (nats); bottom: the mean attention distance (patches). The line is the mean over
+    seeds, the band the range from the lowest to the highest seed. ``reference``:
+    optional ``{"entropy": value, "distance": value}``, drawn as a dotted grey line
+    labelled "uniform attention".
+    """
+    if not spreads:
+        raise ValueError("spreads is empty: pass {model: {'entropy': ..., 'distance': ...}}"
+                         " with the seed_spread of each.")
+    panels = (("entropy", "entropy (nats)"), ("distance", "distance (patches)"))
+    fig = Figure(figsize=(5.2, 5.0), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, (key, label) in zip(axes, panels):
+        for k, (model, by_key) in enumerate(spreads.items()):
+            try:
+                spread = by_key[key]
+                mean, low, high = (np.asarray(spread[s], float) for s in ("mean", "low", "high"))
+            except (KeyError, TypeError):
+                raise ValueError(f"spreads[{model!r}] needs {key!r} with mean, low and high "
+                                 "(vitsd.inspection.locality.seed_spread).") from None
+            blocks = np.arange(len(mean))
+            seeds = spread.get("seeds")
+            name = f"{model} ({seeds} seeds)" if seeds and seeds > 1 else model
+            ax.plot(blocks, mean, color=f"C{k}", marker="o", label=name)
+            ax.fill_between(blocks, low, high, color=f"C{k}", alpha=0.2, linewidth=0)
+        if reference and key in reference:
+            ax.axhline(reference[key], color="0.5", linestyle=":", label="uniform attention")
+        ax.set_ylabel(label, fontsize=10)
+        ax.tick_params(labelsize=10)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("block", fontsize=10)
+    axes[-1].set_xticks(np.arange(len(mean)))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False,
+               fontsize=10, title="line: mean over seeds; band: lowest to highest seed",
+               title_fontsize=10)
+    return fig
