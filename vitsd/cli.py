@@ -68,10 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=_positive, help="at most N images per split, stratified")
     t.add_argument("--batch-size", type=_positive, help="default 256")
     t.add_argument("--seed", type=_non_negative, help="default 42")
-    t.add_argument("--recipe", choices=["reference", "cpu", "paper"], default="reference",
-                   help="hyperparameter preset: the keras.io reference (default), a ViT "
-                        "sized for a CPU (chapter 6), or the paper's training recipe "
-                        "(chapter 8)")
+    t.add_argument("--recipe", choices=["reference", "cpu", "paper"],
+                   help="hyperparameter preset: the keras.io reference, a ViT sized for a "
+                        "CPU (chapter 6), or the paper's training recipe (chapter 8); "
+                        "default: cpu where no GPU is found, reference where one is. On a "
+                        "CPU, reference runs its augmentation in the input pipeline "
+                        "(--set augment=reference keeps it in the model)")
     t.add_argument("--fast", action="store_true",
                    help="run fast on this machine: augmentation in the input pipeline, and "
                         "on a GPU bfloat16 + XLA (vitsd.training.fast.fast_config)")
@@ -146,19 +148,23 @@ def _user_errors() -> tuple:
 
 
 def _train(args, verbose) -> dict:
-    from vitsd.training.recipes import recipe
+    import dataclasses
+
+    from vitsd.training.device import choose_recipe
     from vitsd.training.runner import train
 
-    config = recipe(args.recipe, **parse_overrides(args.set))
+    # Without --recipe, the preset that fits the device (train prints which, and why).
+    choice = choose_recipe(args.recipe, parse_overrides(args.set), cli=True)
     if args.fast:
         from vitsd.training.fast import fast_config
 
-        config = fast_config(config)
+        choice = dataclasses.replace(choice, config=fast_config(choice.config))
     record = train(
-        config=config, model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
+        recipe=choice, model=args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
         limit=args.limit, batch_size=args.batch_size, seed=args.seed, verbose=verbose,
     )
-    return {"out": args.out, "test": record["test"], "epochs_completed": record["epochs_completed"]}
+    return {"out": args.out, "recipe": record.get("recipe"), "test": record["test"],
+            "epochs_completed": record["epochs_completed"]}
 
 
 def _evaluate(args, verbose) -> dict:

@@ -13,6 +13,7 @@ import pytest
 
 from vitsd.config import Config
 from vitsd.data import load_dataset
+from vitsd.training.recipes import recipe
 from vitsd.training.records import read_record
 from vitsd.training.runner import RunFolderError, evaluate, train
 
@@ -143,6 +144,44 @@ def test_same_seed_gives_the_same_metrics(tmp_path, sample_data):
     assert a["test"] == b["test"]
 
 
+# ------------------------------------------------------------ the recipe chosen
+def test_without_a_config_the_device_picks_the_recipe_and_says_so_first(
+        tmp_path, monkeypatch, capsys):
+    from vitsd.training import device
+
+    monkeypatch.setattr(device, "accelerator", lambda backend=None: None)  # a CPU anywhere
+    data = load_dataset("sample", limit=300)
+    record = train("vit", out=tmp_path / "auto", data=data, epochs=1, verbose=2)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("No GPU found: training with recipe 'cpu' (")
+    assert record["recipe"] == {"name": "cpu", "chosen": "auto (no accelerator)",
+                                "augment": None}
+    assert read_record(tmp_path / "auto")["recipe"] == record["recipe"]
+    assert Config.from_dict(record["config"]) == recipe("cpu", epochs=1, num_classes=10,
+                                                        input_shape=(32, 32, 3))
+
+
+def test_the_reference_on_a_cpu_augments_in_the_pipeline_and_records_it(tmp_path, capsys):
+    from vitsd.training.device import choose_recipe
+
+    tiny = {k: v for k, v in TINY.items() if k not in ("rotation", "zoom")}
+    choice = choose_recipe("reference", {**tiny, "epochs": 1}, device=None)
+    record = train("vit", out=tmp_path / "ref", data=load_dataset("sample", limit=100),
+                   recipe=choice, verbose=2)
+    assert capsys.readouterr().out.splitlines()[0] == choice.message
+    assert record["config"]["augment"] == "pipeline" and record["config"]["rotation"] > 0
+    assert record["recipe"] == {"name": "reference", "chosen": "explicit",
+                                "augment": "pipeline (moved from the model: no accelerator)"}
+
+
+def test_an_explicit_config_is_used_as_given_and_recorded(finished_run, tmp_path):
+    _, record = finished_run
+    assert record["recipe"] == {"name": None, "chosen": "explicit config", "augment": None}
+    assert record["config"]["augment"] == "reference"  # not moved, even on a CPU
+    with pytest.raises(ValueError, match="config or recipe, not both"):
+        train("vit", out=tmp_path / "x", config=Config(**TINY), recipe="cpu")
+
+
 # ------------------------------------------------------------------------ CLI
 def _cli(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "vitsd", *args], capture_output=True,
@@ -166,8 +205,8 @@ def test_cli_bad_arguments_exit_non_zero_with_one_line(args, reason):
 
 
 def test_cli_bad_values_exit_with_the_reason(tmp_path):
-    result = _cli("train", "--out", str(tmp_path / "r"), "--set", "patch_size=5",
-                  "--dataset", "sample", "--limit", "50")
+    result = _cli("train", "--out", str(tmp_path / "r"), "--recipe", "reference",
+                  "--set", "patch_size=5", "--dataset", "sample", "--limit", "50")
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("vitsd: error: image_size (72) must be divisible")
@@ -210,6 +249,14 @@ def test_cli_train_killed_mid_way_resumes_then_evaluates(tmp_path):
     assert record["resumed_at_epochs"] and record["resumed_at_epochs"][0] >= 1
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["test"] == record["test"]
+    # No --recipe: the preset that fits the device, said in the first line and recorded.
+    first = result.stdout.splitlines()[0]
+    picked = record["recipe"]
+    assert picked["chosen"].startswith("auto (") and summary["recipe"] == picked
+    assert f"training with recipe {picked['name']!r} (" in first, first
+    assert picked == ({"name": "reference", "chosen": "auto (gpu found)", "augment": None}
+                      if first.startswith("GPU found") else
+                      {"name": "cpu", "chosen": "auto (no accelerator)", "augment": None})
 
     result = _cli("evaluate", "--run", str(out), "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -242,6 +289,7 @@ def test_cli_trains_the_paper_recipe_fast(tmp_path):
     assert record["config"]["augment"] == "autoaugment"  # the official code's chain
     assert record["config"]["label_smoothing"] == 0.1 and record["model"] == "conv-lsa"
     assert record["status"] == "complete" and len(record["history"]["loss"]) == 1
+    assert record["recipe"] == {"name": "paper", "chosen": "explicit", "augment": None}
 
 
 def test_on_jax_the_reference_augmentation_runs_in_the_input_pipeline():

@@ -11,6 +11,8 @@
   :func:`~vitsd.training.runner.evaluate`: resumable runs in a folder;
 * :mod:`~vitsd.training.records` -- the run record ``run.json``, read back;
 * :mod:`~vitsd.training.fast` -- the fast path on an accelerator (bfloat16, XLA).
+* :mod:`~vitsd.training.device` -- the device a run trains on, and the preset that
+  fits it when none is named (``cpu`` without a GPU, ``reference`` with one).
 
 The input pipeline and its augmentations are :mod:`vitsd.data`'s.
 """

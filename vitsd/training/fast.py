@@ -22,21 +22,11 @@ from vitsd.config import Config
 
 
 def accelerator() -> str | None:
-    """``"gpu"`` when the current Keras backend sees a GPU, else ``None``."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
+    """``"gpu"`` when the current Keras backend sees a GPU, else ``None``
+    (:func:`vitsd.training.device.accelerator` asks)."""
+    from vitsd.training.device import accelerator as found
 
-        return "gpu" if any(d.platform == "gpu" for d in jax.devices()) else None
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return "gpu" if tf.config.list_physical_devices("GPU") else None
-    if backend == "torch":
-        import torch
-
-        return "gpu" if torch.cuda.is_available() else None
-    return None
+    return "gpu" if found() == "gpu" else None
 
 
 def fast_config(config: Config, device: str | None = "auto") -> Config:

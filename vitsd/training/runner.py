@@ -11,8 +11,9 @@
   same output folder continues after its last completed epoch;
 * evaluates the best weights on the test split (loss, top-1, top-5) and saves the
   model as ``model.keras``;
-* writes the **run record** ``run.json``: config, dataset, per-epoch history,
-  test metrics, environment (versions, backend, device) and timing.
+* writes the **run record** ``run.json``: config (and the recipe it came from, and
+  why), dataset, per-epoch history, test metrics, environment (versions, backend,
+  device) and timing.
 
 Layout of an output folder::
 
@@ -36,6 +37,7 @@ from vitsd.config import Config, check_model_name
 from vitsd.data import load_dataset, sampler, train_val_split
 from vitsd.models import adapt_normalization, build_named, count_parameters
 from vitsd.training.compile import applied_learning_rate, compile_model, make_schedule
+from vitsd.training.device import RecipeChoice, choose_recipe, explicit_config
 from vitsd.training.records import RECORD, environment, read_record, write_json
 
 LAST_WEIGHTS = "last.weights.h5"
@@ -149,17 +151,36 @@ def train(
     verbose: int | str = "auto",
     data=None,
     callbacks=(),
+    *,
+    recipe: str | RecipeChoice | None = None,
 ) -> dict:
     """Train (or resume, or return a finished) run and return its run record.
 
-    ``epochs``, ``batch_size`` and ``seed`` override the same fields of ``config``
-    (default: the reference :class:`Config`). ``data`` may be a ready
-    :class:`vitsd.data.Dataset`; otherwise ``dataset`` and ``limit`` are passed to
-    :func:`vitsd.data.load_dataset`. Extra Keras ``callbacks`` run after the one that
-    records and checkpoints each epoch.
+    The run trains with ``config`` as given, else with the preset ``recipe`` (a name
+    in :data:`~vitsd.training.recipes.RECIPES`, or what
+    :func:`~vitsd.training.device.choose_recipe` returned), else with the preset that
+    fits the device: ``"cpu"`` without a GPU or TPU, ``"reference"`` (the keras.io
+    model) with one. The reference recipe on a CPU runs its augmentation in the input
+    pipeline. When something was chosen, the first line printed says what and why;
+    the record's ``"recipe"`` entry says it too.
+
+    ``epochs``, ``batch_size`` and ``seed`` override the same fields of the config.
+    ``data`` may be a ready :class:`vitsd.data.Dataset`; otherwise ``dataset`` and
+    ``limit`` are passed to :func:`vitsd.data.load_dataset`. Extra Keras ``callbacks``
+    run after the one that records and checkpoints each epoch.
     """
     check_model_name(model)
-    config = config or Config()
+    if config is not None and recipe is not None:
+        raise ValueError("pass config or recipe, not both.")
+    if config is not None:
+        choice = explicit_config(config)
+    elif isinstance(recipe, RecipeChoice):
+        choice = recipe
+    else:
+        choice = choose_recipe(recipe)
+    if choice.message:
+        _say(verbose, choice.message)
+    config = choice.config
     overrides = {k: v for k, v in
                  {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items()
                  if v is not None}
@@ -218,6 +239,7 @@ def train(
         "vitsd_version": vitsd.__version__,
         "splits": {"train": int(len(x_train)), "validation": int(len(x_val)),
                    "test": int(len(data.x_test))},
+        "recipe": choice.record(),
         "parameters": count_parameters(net),
         "epochs_completed": 0,
         "best_epoch": None,
