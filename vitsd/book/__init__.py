@@ -18,10 +18,13 @@ teaching API of the package lives here:
 * :mod:`vitsd.book.records` -- :func:`glue`, and :func:`record` / :func:`read_records`:
   key values a chapter records in its outputs (in the metadata of an output that
   displays nothing), read back by the book's tests;
+* :mod:`vitsd.book.stats` -- :func:`difference_ci` (a bootstrap interval of a difference
+  of accuracies over test images and seeds) and :func:`load_correctness` (the published
+  runs' per-image correctness it takes);
 * :mod:`vitsd.book.plots` and :mod:`vitsd.book.diagrams` -- the figures (Matplotlib),
   imported on their own: ``from vitsd.book import plots``.
 
-Every name of the first four is also importable from here (``book.show_source``,
+Every name of the first five is also importable from here (``book.show_source``,
 ``book.variant_runs``, ...), as the chapters use them. Every chapter has the same
 papermill parameters, with the defaults of :data:`DEFAULTS`; the offline build
 (``tools/build_book.py``) executes the chapters with smaller values.
@@ -94,6 +97,7 @@ from vitsd.book.runs import (
     variant_runs,
     variant_switches,
 )
+from vitsd.book.stats import difference_ci, load_correctness
 
 __all__ = [
     "CHAPTER_DEFAULTS", "DEFAULTS", "PAPER_TINY", "RECORD_KEY", "SIZES", "TINY", "VARIANTS",
@@ -111,4 +115,6 @@ __all__ = [
     "verdict_rows", "curve_facts", "gap_outlook", "map_facts", "outlook_reading", "verdict_margin",
     "seed_range", "largest_seed_range", "difference_standard_error",
     "standard_error",
+    # the bootstrap of a difference over test images and seeds
+    "difference_ci", "load_correctness",
 ]
