@@ -79,6 +79,15 @@ def attention_distance(scores, grid_size: int, patch_size: int = 1,
     ``patch_size``: 1 gives the distance in patches; the side of a patch gives it in
     pixels.
     """
+    p = _patch_rows(scores, grid_size, skip_tokens)  # (batch, heads, N, N), rows sum to 1
+    distances = patch_distances(grid_size, patch_size)  # (N, N), query to key
+    per_query = np.einsum("bhqk,qk->bhq", p, distances)  # weighted mean distance per row
+    return per_query.mean(axis=(0, 2))
+
+
+def _patch_rows(scores, grid_size, skip_tokens: int) -> np.ndarray:
+    """The patch-to-patch weights of ``scores`` (``skip_tokens`` leading tokens removed),
+    each row renormalised to sum to 1."""
     p = _weights(scores)
     g = _positive_int(grid_size, "grid_size")
     if isinstance(skip_tokens, bool) or not isinstance(skip_tokens, (int, np.integer)) \
@@ -95,10 +104,7 @@ def attention_distance(scores, grid_size: int, patch_size: int = 1,
     if (total <= 0).any():
         raise ValueError("scores has a patch row with no weight on any patch: the "
                          "distance of that row is undefined.")
-    p = p / total
-    distances = patch_distances(g, patch_size)
-    per_query = np.einsum("bhqk,qk->bhq", p, distances)
-    return per_query.mean(axis=(0, 2))
+    return p / total
 
 
 def attention_profile(model, images, config, batch_size: int = 128) -> list:
