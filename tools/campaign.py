@@ -388,11 +388,16 @@ def status(campaign, runs_dir: Path, results_dir: Path) -> list:
     return rows
 
 
-def results_table(campaign, results_dir: Path) -> str:
+def results_table(campaign, results_dir: Path, against: str | None = None) -> str:
     """The campaign's published runs (not pilots, not screens) as a Markdown table, one
     row per model and setting: parameters, seeds, test top-1 per seed, mean and spread
     (half the range), epochs, minutes of epochs per run (wall time, as recorded) and the
-    machine. Campaigns with tokenizer switches or training fractions get a column each."""
+    machine. Campaigns with tokenizer switches or training fractions get a column each.
+
+    ``against="vit"`` adds each row's difference of mean test top-1 from that model
+    trained on the same number of images, with its 95 % confidence interval
+    (:func:`vitsd.book.stats.difference_ci`: test images resampled in pairs, seeds within
+    each model), read from the runs' per-image files (``tools/per_image.py``)."""
     folder = Path(results_dir) / campaign["dataset"]
     rows = {}
     for entry in campaign["plan"]:
@@ -407,6 +412,8 @@ def results_table(campaign, results_dir: Path) -> str:
             + (["training images"] if show_fraction else [])
             + ["parameters", "seeds", "test top-1 per seed (%)", "mean ± spread", "epochs",
                "minutes per run", "machine"])
+    if against:
+        head.insert(head.index("epochs"), f"difference from {against} (95% CI), points")
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for (model, switches, fraction), records in rows.items():
         top1 = [100 * r["test"]["top1"] for r in records]
@@ -424,6 +431,12 @@ def results_table(campaign, results_dir: Path) -> str:
             " / ".join(f"{v:.2f}" for v in top1),
             (f"{sum(top1) / len(top1):.2f} ± {(max(top1) - min(top1)) / 2:.2f}"
              if len(top1) > 1 else f"{top1[0]:.2f} (one seed: no spread)"),
+        ]
+        if against:
+            reference = rows.get((against, (), fraction))
+            cells.append(_difference_cell(campaign["dataset"], records, reference,
+                                          results_dir))
+        cells += [
             f"{records[0]['config']['epochs']}",
             " / ".join(f"{m:.0f}" for m in minutes),
             f"{'; '.join(machine)}, {env['backend']} {env['backend_version']}",
@@ -432,10 +445,30 @@ def results_table(campaign, results_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _difference_cell(dataset: str, records: list, reference, results_dir: Path) -> str:
+    from vitsd.book.stats import difference_ci, load_correctness
+
+    if reference is None:
+        return "no reference runs"
+    if reference is records:
+        return "(reference)"
+    names = [[r["campaign"]["name"] for r in group] for group in (records, reference)]
+    try:
+        a, b = (load_correctness(dataset, group, results_dir) for group in names)
+    except FileNotFoundError:
+        return "per-image files missing: tools/per_image.py"
+    ci = difference_ci(a, b)
+    return (f"{100 * ci['difference']:+.2f} ({100 * ci['low']:+.2f} to "
+            f"{100 * ci['high']:+.2f})")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", nargs="?", default="all",
                         choices=["all", "train", "publish", "status", "snapshot", "table"])
+    parser.add_argument("--against", metavar="MODEL", default=None,
+                        help="table: add each row's difference from MODEL with its 95%% "
+                             "confidence interval (e.g. --against vit)")
     parser.add_argument("--campaign", choices=sorted(CAMPAIGNS), default="cifar100")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these runs of the plan only")
     parser.add_argument("--runs", default=None, help="default: runs/<campaign>/ of this checkout")
@@ -460,7 +493,7 @@ def main(argv=None) -> int:
         print("\n".join(status(campaign, runs_dir, results)))
         return 0
     if args.action == "table":
-        print(results_table(campaign, results))
+        print(results_table(campaign, results, against=args.against))
         return 0
     if args.action == "snapshot":
         for line in snapshot_all(campaign, runs_dir, results, args.only):

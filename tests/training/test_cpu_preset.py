@@ -338,3 +338,38 @@ def test_a_published_run_is_not_retrained_in_a_new_session(tmp_path, monkeypatch
                         lambda *a, **k: pytest.fail("a published run was retrained"))
     campaign.train_all(spec, tmp_path / "runs", results)
     assert "published already, not retrained" in capsys.readouterr().out
+
+
+def test_the_table_gives_each_difference_from_vit_with_its_interval(tmp_path):
+    from vitsd.book.stats import difference_ci, write_correctness
+
+    campaign = _campaign()
+    spec = campaign.CAMPAIGNS["cifar100"]
+    folder = tmp_path / "cifar100"
+    folder.mkdir()
+    env = {"device": "CPU: test (2 cores)", "backend": "tensorflow", "backend_version": "2.21.0"}
+    rng = np.random.default_rng(0)
+    correct = {}
+    for name, p in (("cpu-vit-s1", 0.40), ("cpu-vit-s2", 0.42), ("cpu-lsa-s1", 0.47)):
+        correct[name] = rng.random(2000) < p
+        write_correctness(folder / f"{name}.correct.npz", correct[name])
+        (folder / f"{name}.json").write_text(json.dumps({
+            "test": {"top1": float(correct[name].mean())},
+            "history": {"epoch_seconds": [60.0] * 25},
+            "parameters": {"total": 1}, "config": {"seed": int(name[-1]), "epochs": 25},
+            "campaign": {"name": name}, "environment": env}))
+    table = campaign.results_table(spec, tmp_path, against="vit").splitlines()
+    assert "difference from vit (95% CI), points" in table[0]
+    assert "| (reference) |" in table[2]
+    expected = difference_ci(correct["cpu-lsa-s1"][None],
+                             np.stack([correct["cpu-vit-s1"], correct["cpu-vit-s2"]]))
+    cell = (f"{100 * expected['difference']:+.2f} ({100 * expected['low']:+.2f} to "
+            f"{100 * expected['high']:+.2f})")
+    assert f"| {cell} |" in table[3]
+    # The difference is that of the mean accuracies, by hand.
+    by_hand = correct["cpu-lsa-s1"].mean() - (correct["cpu-vit-s1"].mean()
+                                              + correct["cpu-vit-s2"].mean()) / 2
+    assert cell.startswith(f"{100 * by_hand:+.2f}")
+    (folder / "cpu-lsa-s1.correct.npz").unlink()
+    table = campaign.results_table(spec, tmp_path, against="vit").splitlines()
+    assert "per-image files missing: tools/per_image.py" in table[3]
