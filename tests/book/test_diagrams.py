@@ -305,3 +305,56 @@ def test_pipeline_diagram_default_is_the_cpu_recipe():
     assert spt["shape:patches"] == "64×240"  # 4x4x15: the image and its four shifts
     with pytest.raises(ValueError, match="tokenizer"):
         diagrams.pipeline_stages(cpu, tokenizer="conv")
+
+
+# ----------------------------------------------------- chapter 3: numbered shifts
+def shifted_by_hand(size, s, direction):
+    """The index image moved by ``s`` pixels with NumPy slicing; -1 where nothing
+    arrives (the padding)."""
+    index = np.arange(size * size).reshape(size, size)
+    out = np.full((size, size), -1)
+    dy = {"up": -1, "down": 1}[direction.split("-")[1]] * s
+    dx = {"left": -1, "right": 1}[direction.split("-")[0]] * s
+    for i in range(size):
+        for j in range(size):
+            if 0 <= i - dy < size and 0 <= j - dx < size:
+                out[i, j] = index[i - dy, j - dx]
+    return out
+
+
+def test_numbered_shifts_move_each_pixel_by_the_shift():
+    views = diagrams.numbered_shifts(8, 2)
+    assert list(views) == ["original", *SHIFTS]
+    np.testing.assert_array_equal(views["original"], np.arange(64).reshape(8, 8))
+    for name in SHIFTS:
+        np.testing.assert_array_equal(views[name], shifted_by_hand(8, 2, name))
+    # by hand: left-up shows at the top-left corner the pixel 2 rows down, 2 right
+    assert views["left-up"][0, 0] == 18 and views["right-down"][2, 2] == 0
+    assert views["right-down"][0, 0] == -1
+    with pytest.raises(ValueError, match="shift"):
+        diagrams.numbered_shifts(8, 8)
+
+
+def test_shift_grid_diagram_shows_every_pixel_number_of_every_view():
+    fig = diagrams.shift_grid_diagram()  # 8x8, 4-pixel patches, shifts of 2
+    views = diagrams.numbered_shifts(8, 2)
+    grids = [ax for ax in fig.axes if ax.images]
+    assert len(grids) == 5
+    for ax, (name, view) in zip(grids, views.items()):
+        assert ax.get_title().startswith(name)
+        shown = {t.get_gid(): t.get_text() for t in ax.texts}
+        expected = {f"pixel:{i},{j}": str(v) for (i, j), v in np.ndenumerate(view) if v >= 0}
+        assert shown == expected  # padding cells carry no number
+        (square,) = [p for p in rectangles(ax) if not p.get_fill()]
+        assert square.get_xy() == (-0.5, -0.5) and square.get_width() == 4
+    assert_phone_sized(fig)
+    other = diagrams.shift_grid_diagram(token=(1, 0))
+    (square,) = [p for p in rectangles(other.axes[0]) if not p.get_fill()]
+    assert square.get_xy() == (-0.5, 3.5)
+    with pytest.raises(ValueError, match="divisible by patch_size"):
+        diagrams.shift_grid_diagram(image_size=8, patch_size=3)
+    with pytest.raises(ValueError, match="token"):
+        diagrams.shift_grid_diagram(token=(2, 0))
+    with pytest.raises(ValueError, match="image_size must be at most 10"):
+        diagrams.shift_grid_diagram(image_size=12)
+    render(fig)

@@ -33,6 +33,8 @@ from vitsd.book.plots import _check_positive_int, _draw_grid, _show, to_display
 #: :class:`~vitsd.layers.spt.ShiftedPatchTokenization` concatenates them.
 VIEW_COLORS = ("#24292f", "#0969da", "#1a7f37", "#bf3989", "#bc4c00")
 _HIGHLIGHT = "#ffd33d"
+#: The highlighted patch on white (the numbered grids of :func:`shift_grid_diagram`).
+_TOKEN = "#bf8700"
 _BOX = "#f6f8fa"
 _BLOCK = "#ddf4ff"
 
@@ -520,4 +522,95 @@ def vit_pipeline_diagram(config=None, tokenizer: str = "patches", lsa: bool = Fa
     name = {("patches", False): "ViT", ("spt", False): "ViT + SPT",
             ("patches", True): "ViT + LSA", ("spt", True): "SL-ViT"}[(tokenizer, bool(lsa))]
     flow.set_title(f"{name}: from image to logits", fontsize="large", loc="left")
+    return fig
+
+
+# ------------------------------------------- chapter 3: the shifts, pixel by pixel
+def numbered_shifts(image_size: int = 8, shift: int = 2) -> dict:
+    """The original and SPT's four shifted copies of an ``image_size`` square image whose
+    pixels hold their own index, ``row * image_size + col`` (chapter 3).
+
+    Made by :func:`vitsd.layers.spt.shift_images` itself. Returns ``{view: (H, W) int
+    array}`` in the order the layer stacks the views (``"original"``, then
+    :data:`vitsd.layers.spt.SHIFTS`); ``-1`` marks the zero padding a shift brings in.
+    """
+    from vitsd.layers.spt import SHIFTS, shift_images
+
+    _check_positive_int(image_size, "image_size")
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift < image_size:
+        raise ValueError(f"shift must be an integer in [0, {image_size - 1}], got {shift!r}.")
+    # index + 1, so that the padding (0) stays apart from pixel 0
+    index = np.arange(1, image_size * image_size + 1, dtype=np.float32)
+    index = index.reshape(1, image_size, image_size, 1)
+    views = {"original": index[0, ..., 0]}
+    for name in SHIFTS:
+        views[name] = _numpy(shift_images(index, shift, name))[0, ..., 0]
+    return {name: np.rint(view).astype(np.int64) - 1 for name, view in views.items()}
+
+
+def shift_grid_diagram(image_size: int = 8, patch_size: int = 4, shift: int | None = None,
+                       token=(0, 0)) -> Figure:
+    """SPT's four shifts on a numbered image, to check pixel by pixel (chapter 3).
+
+    An ``image_size`` square image whose every pixel shows its index, ``row *
+    image_size + col``, and its four copies shifted diagonally by ``shift`` pixels
+    (default half a patch), made by :func:`vitsd.layers.spt.shift_images`
+    (:func:`numbered_shifts`). Grey cells are the zero padding a shift brings in; thick
+    lines are the ``patch_size`` patch grid; the gold square is the patch ``token``
+    (row, column), whose five ``patch_size`` x ``patch_size`` pieces -- one per view --
+    make one SPT token. The defaults are the trained preset's geometry (4-pixel
+    patches, 2-pixel shifts) on an image of 2 x 2 patches.
+    """
+    _check_positive_int(patch_size, "patch_size")
+    _check_positive_int(image_size, "image_size")
+    if image_size % patch_size:
+        raise ValueError(f"image_size ({image_size}) must be divisible by patch_size "
+                         f"({patch_size}).")
+    if image_size > 10:
+        raise ValueError(f"image_size must be at most 10 for the numbers to stay legible, "
+                         f"got {image_size}.")
+    shift = patch_size // 2 if shift is None else shift
+    views = numbered_shifts(image_size, shift)
+    grid = image_size // patch_size
+    r, c = (int(t) for t in token)
+    if not (0 <= r < grid and 0 <= c < grid):
+        raise ValueError(f"token must be a (row, col) inside the {grid}x{grid} patch grid, "
+                         f"got {token!r}.")
+    fig = Figure(figsize=(5.2, 8.0), layout="constrained")
+    names = list(views)
+    axes = fig.subplots(3, 2).ravel()
+    for ax, name, color in zip(axes, names, VIEW_COLORS):
+        view = views[name]
+        ax.imshow(np.where(view < 0, 0.35, 1.0), cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+        for (i, j), value in np.ndenumerate(view):
+            if value >= 0:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=10,
+                        gid=f"pixel:{i},{j}")
+        for k in range(image_size + 1):  # pixel lines, and the patch grid thicker
+            edge = k % patch_size == 0
+            for line in (ax.axhline, ax.axvline):
+                line(k - 0.5, color="0.1" if edge else "0.7", linewidth=2.0 if edge else 0.5)
+        ax.add_patch(Rectangle((c * patch_size - 0.5, r * patch_size - 0.5), patch_size,
+                               patch_size, fill=False, edgecolor=_TOKEN, linewidth=3.5,
+                               zorder=3))
+        title = name if name == "original" else f"{name} by {shift}"
+        ax.set_title(title, fontsize=11, color=color)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_edgecolor(color)
+            spine.set_linewidth(2)
+    legend = axes[-1]
+    legend.set_axis_off()
+    legend.add_patch(Rectangle((0.02, 0.74), 0.16, 0.14, fill=False, edgecolor=_TOKEN,
+                               linewidth=3, transform=legend.transAxes))
+    legend.text(0.24, 0.81, f"patch ({r}, {c}): one\n{patch_size}×{patch_size} piece "
+                f"per view", transform=legend.transAxes, va="center", fontsize=10)
+    legend.add_patch(Rectangle((0.02, 0.44), 0.16, 0.14, facecolor="0.35",
+                               transform=legend.transAxes))
+    legend.text(0.24, 0.51, "zero padding", transform=legend.transAxes, va="center",
+                fontsize=10)
+    legend.text(0.02, 0.22, f"pixel number =\n{image_size} × row + column",
+                transform=legend.transAxes, va="center", fontsize=10)
     return fig
