@@ -77,11 +77,19 @@ def _real() -> dict:
 
 
 REAL = _real()
+def _real_chapters() -> dict:
+    from vitsd.book import CHAPTER_DEFAULTS, CPU_DEMOS
+
+    return {stem: {**demo, "SEED": CHAPTER_DEFAULTS.get(stem, {}).get("SEED", REAL["SEED"])}
+            for stem, demo in CPU_DEMOS.items()}
+
+
 #: Per-chapter changes to :data:`REAL`: chapter 8 trains its paper-recipe demo run in
 #: the notebook (nothing of it is published), so it stays short enough to re-execute:
-#: 2 epochs on 5,000 images, the recipe's model shrunk to SIZE "tiny" (the run card and
-#: the chapter's prose say so).
-REAL_CHAPTERS = {"08_going_further": {"EPOCHS": 2, "LIMIT": 5000, "SIZE": "tiny", "SEED": 42}}
+#: the demonstration a reader without a GPU gets from the defaults
+#: (``vitsd.book.CPU_DEMOS``: 2 epochs on 5,000 images, the recipe's model shrunk to
+#: SIZE "tiny"; the run card and the chapter's prose say so), with the chapter's seed.
+REAL_CHAPTERS = _real_chapters()
 
 #: Environment of the executing kernels: no TensorFlow C++ INFO/WARNING lines, no
 #: oneDNN banner (both are printed to stderr on import otherwise).

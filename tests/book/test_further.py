@@ -152,3 +152,35 @@ def test_published_campaigns_are_whatever_the_manifest_lists(tmp_path):
         assert sorted(records) == published.published_runs(dataset)
         assert all(r["dataset"]["name"].startswith(dataset.split("-")[0])
                    for r in records.values())
+
+
+# ------------------------------------------------- the full run's cost on a CPU
+def test_full_run_cost_scales_the_recorded_cpu_rate_to_the_full_run(tmp_path, monkeypatch):
+    from vitsd.data.sampler import steps_per_epoch
+    from vitsd.training.recipes import recipe
+
+    paper = recipe("paper")
+    path = tmp_path / further.CPU_SANITY_RECORD
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "timing": {"train_images_per_second": 32.0},
+        "environment": {"device": "CPU: test (2 cores)"},
+        "parameters": {"trainable": 123}, "splits": {"train": 1800}}))
+    cost = further.full_run_cost(paper, 45_000, results_dir=tmp_path)
+    steps = 100 * 1054  # 3 passes over 45,000 images in batches of 128, 100 epochs
+    assert cost["steps"] == steps == paper.epochs * steps_per_epoch(45_000, paper)
+    assert cost["seconds_per_step"] == 128 / 32.0 == 4.0
+    assert cost["hours"] == pytest.approx(steps * 4.0 / 3600)
+    assert cost["days"] == pytest.approx(cost["hours"] / 24)
+    assert (cost["device"], cost["record_parameters"], cost["record_images"]) == (
+        "CPU: test (2 cores)", 123, 1800)
+    assert cost["record"] == "results/cpu-sanity/cifar10-jpeg/paper-sl-vit.json"
+    # the committed record, as chapter 8 reads it
+    committed = further.full_run_cost(paper, 45_000)
+    assert committed["device"] and committed["images_per_second"] > 0
+    # outside the checkout: no numbers, no error
+    monkeypatch.setattr(published, "RESULTS_DIR", tmp_path / "nothing")
+    missing = further.full_run_cost(paper, 45_000, results_dir=tmp_path / "none")
+    assert missing["device"] is None and np.isnan(missing["hours"]) and missing["steps"] == steps
+    with pytest.raises(ValueError, match="train_images must be a positive number"):
+        further.full_run_cost(paper, 0)

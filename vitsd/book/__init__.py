@@ -80,6 +80,7 @@ from vitsd.book.display import (
 from vitsd.book.records import chapter_timings, glue, read_records, record
 from vitsd.book.runs import (
     CHAPTER_DEFAULTS,
+    CPU_DEMOS,
     DEFAULTS,
     PAPER_TINY,
     SIZES,
@@ -89,6 +90,7 @@ from vitsd.book.runs import (
     example_index,
     load_data,
     paper_config,
+    plan_chapter,
     published_name,
     published_seeds,
     run_folder,
@@ -100,11 +102,13 @@ from vitsd.book.runs import (
 from vitsd.book.stats import difference_ci, load_correctness
 
 __all__ = [
-    "CHAPTER_DEFAULTS", "DEFAULTS", "PAPER_TINY", "RECORD_KEY", "SIZES", "TINY", "VARIANTS",
+    "CHAPTER_DEFAULTS", "CPU_DEMOS", "DEFAULTS", "PAPER_TINY", "RECORD_KEY", "SIZES", "TINY",
+    "VARIANTS",
     "VERDICT_PHRASES", "RunCard", "Source", "Table", "by_training_size", "chapter_timings",
     "compare", "config_for", "dataset_size_rows", "example_index", "gap_verdict", "glue",
     "one_per_class",
-    "load_data", "paper_config", "pick_examples", "prediction_titles", "published_name",
+    "load_data", "paper_config", "plan_chapter", "pick_examples", "prediction_titles",
+    "published_name",
     "published_seeds", "read_records", "record", "results_rows", "run_card", "run_folder",
     "seed_summary", "setup", "show_source", "table", "train_variant", "variant_model",
     "variant_runs", "variant_switches",

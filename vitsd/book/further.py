@@ -157,6 +157,49 @@ def benchmark_rows(results_dir=None) -> tuple:
     return rows, machines
 
 
+#: The recorded CPU run of the paper preset's SL-ViT that :func:`full_run_cost` reads
+#: (``tools/reproduce.py --name``, committed in results/cpu-sanity/): 2 epochs on 2,000
+#: CIFAR-10 photographs on a 2-core CPU, with an earlier version of the preset.
+CPU_SANITY_RECORD = Path("cpu-sanity") / "cifar10-jpeg" / "paper-sl-vit.json"
+
+
+def full_run_cost(config, train_images: int, results_dir=None) -> dict:
+    """What the full run of ``config`` (the paper preset: its ``epochs``, batch size and
+    passes per epoch) on ``train_images`` training images costs on a CPU, from the
+    recorded CPU run of the paper's SL-ViT (:data:`CPU_SANITY_RECORD` under
+    ``results_dir``, else the checkout's ``results/``): ``images_per_second`` (its
+    training throughput), ``seconds_per_step`` (one batch of ``config.batch_size`` at
+    that rate), ``steps`` (of the full run), ``hours`` and ``days`` (the steps at that
+    rate), ``device``, ``record`` (its path under results/), ``record_parameters``
+    (trainable) and ``record_images`` (training images of the recorded run). Where the
+    record is not on this machine (a notebook opened outside the checkout) every number
+    is NaN and ``device`` and ``record`` are ``None``."""
+    from vitsd.data.sampler import steps_per_epoch
+    from vitsd.sharing.published import RESULTS_DIR
+
+    if not isinstance(train_images, int) or train_images <= 0:
+        raise ValueError(f"train_images must be a positive number of images, got "
+                         f"{train_images!r} (the paper's CIFAR-100 runs: 45,000 here).")
+    steps = config.epochs * steps_per_epoch(train_images, config)
+    path = Path(results_dir or RESULTS_DIR) / CPU_SANITY_RECORD
+    if not path.is_file():
+        path = Path(RESULTS_DIR) / CPU_SANITY_RECORD
+    nan = float("nan")
+    if not path.is_file():
+        return {"images_per_second": nan, "seconds_per_step": nan, "steps": steps,
+                "hours": nan, "days": nan, "device": None, "record": None,
+                "record_parameters": nan, "record_images": nan}
+    record = json.loads(path.read_text())
+    rate = record["timing"]["train_images_per_second"]
+    seconds = config.batch_size / rate
+    return {"images_per_second": rate, "seconds_per_step": seconds, "steps": steps,
+            "hours": steps * seconds / 3600, "days": steps * seconds / 86400,
+            "device": record["environment"]["device"],
+            "record": ("results" / CPU_SANITY_RECORD).as_posix(),
+            "record_parameters": record["parameters"]["trainable"],
+            "record_images": record["splits"]["train"]}
+
+
 # ------------------------------------------------------ published campaigns
 def published_campaigns(results_dir=None) -> dict:
     """``{dataset: {run name: record}}`` of every run :mod:`vitsd.sharing.published`

@@ -33,8 +33,33 @@ DEFAULTS = {
 #: recipe: 100 epochs, batch 128) and their extra parameters.
 CHAPTER_DEFAULTS = {
     "08_going_further": {"DATASET": "cifar100", "EPOCHS": 100, "BATCH_SIZE": 128, "SEED": 42,
-                         "SIZE": "reference", "RESULTS_DIR": "../results"},
+                         "SIZE": "reference", "RESULTS_DIR": "../results",
+                         "FULL_ON_CPU": False},
 }
+
+#: What a chapter whose real run needs a GPU runs instead, opened with its defaults on a
+#: runtime without one (:func:`plan_chapter`): chapter 8's paper recipe for 2 epochs on
+#: 5,000 images with its model shrunk to ``SIZE`` "tiny" -- the committed render's run
+#: (``tools/build_book.py --real``), a few minutes on a 2-core CPU.
+CPU_DEMOS = {
+    "08_going_further": {"EPOCHS": 2, "LIMIT": 5000, "SIZE": "tiny"},
+}
+
+
+def plan_chapter(chapter: str, full_on_cpu: bool = False, *, device="auto", **parameters):
+    """The run chapter ``chapter`` makes with its ``parameters`` (the parameters cell's
+    values): :func:`vitsd.training.device.plan_run` between the chapter's defaults
+    (:data:`DEFAULTS` and :data:`CHAPTER_DEFAULTS`) and its :data:`CPU_DEMOS` entry --
+    without an accelerator, the untouched defaults become the demonstration unless
+    ``full_on_cpu`` (the parameter ``FULL_ON_CPU``)."""
+    from vitsd.training.device import plan_run
+
+    if chapter not in CPU_DEMOS:
+        raise ValueError(f"chapter {chapter!r} has no CPU demonstration; chapters with one: "
+                         f"{sorted(CPU_DEMOS)}.")
+    full = {**DEFAULTS, **CHAPTER_DEFAULTS.get(chapter, {})}
+    return plan_run(parameters, full, CPU_DEMOS[chapter], full_on_cpu=full_on_cpu,
+                    device=device, switch="FULL_ON_CPU")
 
 
 #: ``SIZE`` values: the reference configuration (keras.io, 21.8M parameters), the

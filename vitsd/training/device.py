@@ -9,11 +9,17 @@ wins. The reference recipe on a CPU runs its flip/rotation/zoom augmentation in 
 tf.data input pipeline (``augment="pipeline"``: the same layers and factors; Keras'
 RandomRotation and RandomZoom inside the model are its costliest part there) unless the
 caller sets ``augment`` itself.
+
+A notebook whose real experiment needs a GPU (chapter 8: the paper's recipe for 100
+epochs) asks :func:`plan_run` instead: opened as it is on a runtime without an
+accelerator, it runs a short demonstration of the experiment rather than days of
+training.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from vitsd.config import Config
 from vitsd.training.recipes import recipe
@@ -110,3 +116,57 @@ def choose_recipe(name: str | None = None, overrides: dict | None = None, *,
                    f"the model they are slow on a CPU); pass {keep} to keep it in the model.")
     return RecipeChoice(name, recipe(name, **overrides), chosen, augment, message)
 
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """The run a notebook makes (:func:`plan_run`): ``parameters``, the run parameters
+    as they apply; ``demo``, True when the short demonstration replaced the full run;
+    ``device``, what :func:`accelerator` found; ``message``, the line the notebook
+    prints, ``None`` when nothing was replaced."""
+
+    parameters: dict
+    demo: bool
+    device: str | None
+    message: str | None = None
+
+
+def _value(value) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+
+
+def plan_run(parameters: Mapping, full: Mapping, demo: Mapping, *, full_on_cpu: bool = False,
+             device: str | None = "auto", switch: str = "FULL_ON_CPU") -> RunPlan:
+    """The run a notebook makes with its parameters cell's values ``parameters``.
+
+    ``full`` holds the cell's defaults (the real experiment), ``demo`` the values of a
+    short demonstration of it (a subset of the same names). Without an accelerator
+    (``device``: ``"gpu"``, ``"tpu"``, ``None`` for CPU only, or ``"auto"`` to ask
+    :func:`accelerator`), when every name of ``demo`` still holds its ``full`` default --
+    the notebook opened as it is -- those names take ``demo``'s values, unless
+    ``full_on_cpu``. Values changed by the caller (papermill, or a reader's edit) are
+    kept as given, and with a GPU or TPU nothing is replaced. ``switch`` names
+    ``full_on_cpu`` in the message, as the notebook calls it.
+    """
+    if not isinstance(full_on_cpu, bool):
+        raise TypeError(f"{switch} must be True or False, got {full_on_cpu!r}.")
+    for name in demo:
+        if name not in full:
+            raise ValueError(f"demo parameter {name!r} has no default in full: give full a "
+                             f"value for it (full has {sorted(full)}).")
+        if name not in parameters:
+            raise ValueError(f"demo parameter {name!r} is not among the notebook's parameters: "
+                             f"pass it too (got {sorted(parameters)}).")
+    if device == "auto":
+        device = accelerator()
+    parameters = dict(parameters)
+    untouched = all(parameters[name] == full[name] for name in demo)
+    if device or full_on_cpu or not untouched:
+        return RunPlan(parameters, False, device)
+    parameters.update(demo)
+    now = ", ".join(f"{k}={_value(v)}" for k, v in demo.items())
+    default = ", ".join(f"{k}={_value(full[k])}" for k in demo)
+    message = (f"No GPU or TPU found: running a short demonstration ({now}) instead of the "
+               f"defaults' full run ({default}), which needs a GPU. On a GPU runtime the "
+               f"defaults run in full; set {switch} = True to run them on this CPU anyway.")
+    return RunPlan(parameters, True, None, message)
