@@ -358,3 +358,32 @@ def test_shift_grid_diagram_shows_every_pixel_number_of_every_view():
     with pytest.raises(ValueError, match="image_size must be at most 10"):
         diagrams.shift_grid_diagram(image_size=12)
     render(fig)
+
+
+# ------------------------------------------------------- chapter 0: the book's map
+def test_book_map_diagram_names_each_step_its_chapter_and_the_trained_model():
+    fig = diagrams.book_map_diagram()
+    (ax,) = fig.axes
+    steps = {t.get_gid()[len("step:"):]: t.get_text() for t in ax.texts
+             if (t.get_gid() or "").startswith("step:")}
+    chapters = {t.get_gid()[len("chapter:"):]: t.get_text() for t in ax.texts
+                if (t.get_gid() or "").startswith("chapter:")}
+    assert list(steps) == ["image", "patches", "spt", "tokens", "attention", "lsa", "head"]
+    # where the book teaches each part (the chapter files of book/)
+    assert chapters == {"image": "ch. 1", "patches": "ch. 2", "spt": "ch. 3",
+                        "tokens": "ch. 2", "attention": "ch. 4, 5", "lsa": "ch. 4",
+                        "head": "ch. 5"}
+    # the numbers of recipe("cpu") on CIFAR-100, by hand: 32 / 4 = 8 patches a side
+    assert steps["image"] == "image, 32×32×3"
+    assert steps["patches"] == "patches: 8×8 = 64\nof 4×4 pixels"
+    assert "shifted by 2" in steps["spt"]
+    assert steps["tokens"].startswith("64 tokens of 64 values")
+    assert steps["attention"].startswith("4 blocks") and "LSA" in steps["lsa"]
+    assert steps["head"].endswith("100 class scores")
+    dashed = [p for p in ax.patches if p.get_linestyle() == "--"]
+    assert len(dashed) == 2  # SPT and LSA, the paper's two changes
+    assert_phone_sized(fig)
+    other = diagrams.book_map_diagram(Config())  # the reference: 72x72, 6-pixel patches
+    texts = [t.get_text() for t in other.axes[0].texts]
+    assert "patches: 12×12 = 144\nof 6×6 pixels" in texts
+    render(fig)

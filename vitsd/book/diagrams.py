@@ -614,3 +614,80 @@ def shift_grid_diagram(image_size: int = 8, patch_size: int = 4, shift: int | No
     legend.text(0.02, 0.22, f"pixel number =\n{image_size} × row + column",
                 transform=legend.transAxes, va="center", fontsize=10)
     return fig
+
+
+# ----------------------------------------------------- chapter 0: the book's map
+#: The chapters :func:`book_map_diagram` points to, by the key of each of its steps.
+BOOK_MAP_CHAPTERS = {"image": (1,), "patches": (2,), "spt": (3,), "tokens": (2,),
+                     "attention": (4, 5), "lsa": (4,), "head": (5,)}
+
+
+def book_map_steps(config=None) -> list:
+    """The steps of :func:`book_map_diagram`, top to bottom: rows of one or two
+    alternatives, each ``(key, text)``; the numbers come from ``config`` (default:
+    ``vitsd.recipe("cpu", num_classes=100)``, the model the book trains)."""
+    from vitsd.training.recipes import recipe
+
+    c = recipe("cpu", num_classes=100) if config is None else config
+    g, p, n = c.grid_size, c.patch_size, c.num_patches
+    pool = {"mean": "mean of the tokens", "class_token": "the class token",
+            "flatten": "all tokens, flattened"}[c.pooling]
+    return [
+        [("image", f"image, {c.image_size}×{c.image_size}×{c.channels}")],
+        [("patches", f"patches: {g}×{g} = {n}\nof {p}×{p} pixels"),
+         ("spt", f"shifted patches (SPT):\n{p}×{p} patch + 4 copies\nshifted by {p // 2}")],
+        [("tokens", f"{n} tokens of {c.projection_dim} values\n+ position embeddings")],
+        [("attention", f"{c.num_layers} blocks with plain\nself-attention"),
+         ("lsa", f"{c.num_layers} blocks with locality\nself-attention (LSA)")],
+        [("head", f"{pool} → head\n→ {c.num_classes} class scores")],
+    ]
+
+
+def book_map_diagram(config=None) -> Figure:
+    """The Vision Transformer this book builds, step by step, with the chapter that
+    teaches each step (chapter 0).
+
+    An image is cut into patches -- plain, or shifted patches with SPT -- projected to
+    tokens with position embeddings, passed through transformer blocks whose attention
+    is plain or Locality Self-Attention, and pooled into a classifier head. Where a row
+    has two boxes, the right one is the paper's change; the four models of the book are
+    the four choices of one box in each of those two rows (chapter 6 trains them,
+    chapter 7 looks inside). Numbers from :func:`book_map_steps`.
+    """
+    rows = book_map_steps(config)
+    fig = Figure(figsize=(5.2, 6.2), layout="constrained")
+    ax = fig.subplots()
+    height, gap, width = 1.15, 0.5, 4.6
+    y = 0.0
+    for k, row in enumerate(rows):
+        lefts = [2.7] if len(row) == 1 else [0.0, 5.4]
+        for (key, text), left in zip(row, lefts):
+            w = width
+            change = key in ("spt", "lsa")
+            ax.add_patch(FancyBboxPatch(
+                (left, y - height), w, height, boxstyle="round,pad=0,rounding_size=0.12",
+                facecolor=_BLOCK if change else _BOX, edgecolor="#57606a",
+                linewidth=1.6 if change else 1.0, linestyle="--" if change else "-"))
+            ax.text(left + w / 2, y - height / 2 + 0.1, text, ha="center", va="center",
+                    fontsize=10, linespacing=1.3, gid=f"step:{key}")
+            chapters = ", ".join(str(n) for n in BOOK_MAP_CHAPTERS[key])
+            ax.text(left + w - 0.08, y - height + 0.06, f"ch. {chapters}", ha="right",
+                    va="bottom", fontsize=10, color="#0969da", fontweight="bold",
+                    gid=f"chapter:{key}")
+        if len(row) == 2:
+            ax.text(5.0, y - height / 2, "or", ha="center", va="center", fontsize=10)
+        if k + 1 < len(rows):
+            targets = [2.3, 7.7] if len(rows[k + 1]) == 2 else [5.0]
+            for x in [2.3, 7.7] if len(row) == 2 else [5.0]:
+                for target in targets:
+                    end = min(max(x, 3.3), 6.7) if len(targets) == 1 else target
+                    ax.annotate("", xy=(end, y - height - gap), xytext=(x, y - height),
+                                arrowprops=dict(arrowstyle="-|>", color="#57606a",
+                                                shrinkA=0, shrinkB=0))
+        y -= height + gap
+    ax.set_xlim(-0.05, 10.05)
+    ax.set_ylim(y + gap - 0.05, 0.05)
+    ax.set_axis_off()
+    ax.set_title("The model of this book, and where each part is taught\n"
+                 "(dashed: the two changes of the paper)", fontsize=10)
+    return fig
