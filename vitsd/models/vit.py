@@ -90,9 +90,8 @@ def make_tokenizer(config: Config, kind: str) -> layers.Layer:
         config.patch_size,
         config.projection_dim,
         vanilla=kind == "patches",
-        layer_norm_eps=config.layer_norm_eps,
         norm=config.patch_norm if kind == "patches" else config.spt_norm,
-        name="tokenizer",
+        layer_norm_eps=config.layer_norm_eps, name="tokenizer",
     )
 
 
