@@ -311,10 +311,10 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     failed = [r["chapter"] for r in report["chapters"] if r.get("passed") is False]
-    print(f"{'chapter':28} {'result':8} seconds")
+    print(f"{'chapter':30} {'result':8} seconds")
     for r in report["chapters"]:
         state = "skipped" if r.get("passed") is None else "passed" if r["passed"] else "FAILED"
-        print(f"{r['chapter']:28} {state:8} {r.get('seconds', '')}")
+        print(f"{r['chapter']:30} {state:8} {r.get('seconds', '')}")
     if failed:
         print(f"check_colab: FAILED: {', '.join(failed)} on Colab's versions", file=sys.stderr)
         return 1
