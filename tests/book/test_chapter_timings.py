@@ -31,3 +31,12 @@ def test_timing_note_names_only_what_is_shared():
                                           "on CPU: X, with tf 2, on d.")
     assert timing_note({"device": "CPU: X"}) == "Every execution shown ran on CPU: X."
     assert "differ" in timing_note({})
+
+
+def test_a_device_that_differs_between_chapters_reads_short():
+    rows = [{"chapter": "01_data", "seconds": 1.0,
+             "device": "CPU: Intel(R) Xeon(R) Processor (2 cores)"},
+            {"chapter": "03_spt", "seconds": 2.0, "device": "CPU: AMD EPYC (2 cores)"}]
+    narrow, shared = timing_table(rows)
+    assert shared == {}
+    assert [r["device"] for r in narrow] == ["Intel Xeon (2 cores)", "AMD EPYC (2 cores)"]

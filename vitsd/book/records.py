@@ -92,9 +92,21 @@ def timing_table(rows, keep=("chapter", "seconds")) -> tuple:
     columns = list(rows[0]) if rows else list(keep)
     shared = {c: rows[0][c] for c in columns
               if c not in keep and rows and all(r[c] == rows[0][c] for r in rows)}
-    narrow = [{c: (str(r[c]).replace("_", " ") if c == "chapter" else r[c])
-               for c in columns if c not in shared} for r in rows]
+    narrow = [{c: _narrow_cell(c, r[c]) for c in columns if c not in shared} for r in rows]
     return narrow, shared
+
+
+def _narrow_cell(column: str, value):
+    """A cell as short as it can read: chapter names as words, a device without its
+    trademark signs and "Processor" (``"CPU: Intel(R) Xeon(R) Processor (2 cores)"`` ->
+    ``"Intel Xeon (2 cores)"``)."""
+    if column == "chapter":
+        return str(value).replace("_", " ")
+    if column == "device" and isinstance(value, str):
+        for noise in ("CPU: ", "(R)", "(TM)", " Processor", " CPU"):
+            value = value.replace(noise, "")
+        return " ".join(value.split())
+    return value
 
 
 def timing_note(shared) -> str:
