@@ -120,11 +120,17 @@ def score_run(folder: Path, name: str, data, tolerance: float = TOLERANCE) -> di
 
 
 def run(dataset: str = "cifar100", results_dir=None, only=None, force: bool = False,
-        data=None, tolerance: float = TOLERANCE, say=print) -> list:
+        data=None, tolerance: float = TOLERANCE, say=print, manifest_path=None) -> list:
     """Score every published run of ``dataset`` that needs it; ``data`` (a
     :class:`vitsd.data.Dataset`) defaults to ``load_dataset(dataset)``, loaded only when
-    some run needs scoring. Returns one result dict per run."""
-    from vitsd.sharing.published import RESULTS_DIR
+    some run needs scoring. Every file written or found up to date is listed with its
+    SHA-256 in the manifest (default: ``vitsd/sharing/published.json`` for this checkout's
+    ``results/``, ``<results_dir>/published.json`` for another folder), so that readers
+    without a checkout download it like the weights. Returns one result dict per run."""
+    from vitsd.sharing.published import MANIFEST, RESULTS_DIR, list_files
+
+    if manifest_path is None:
+        manifest_path = MANIFEST if results_dir is None else Path(results_dir) / "published.json"
 
     folder = Path(results_dir or RESULTS_DIR) / dataset
     results = []
@@ -147,6 +153,9 @@ def run(dataset: str = "cifar100", results_dir=None, only=None, force: bool = Fa
         else:
             say(f"{name}: ERROR: {result['error']}")
         results.append(result)
+    written = [folder / f"{r['name']}{CORRECT_SUFFIX}" for r in results if r["ok"]]
+    if written:
+        list_files(dataset, written, manifest_path=manifest_path)
     return results
 
 

@@ -2,6 +2,7 @@
 accuracies, against a slow loop written here, and the per-image correctness files of
 tools/per_image.py (round trip on a tiny model, not on the real data)."""
 
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -231,6 +232,11 @@ def test_the_tool_scores_a_tiny_published_run_and_skips_it_when_up_to_date(tmp_p
     assert results[0]["ok"] and results[0]["difference"] == 0
     assert not results[1]["ok"] and "-0.1000 off the record" in results[1]["error"]
     assert not (folder / "tiny-s2.correct.npz").exists()  # nothing written for a mismatch
+    # listed in the folder's manifest with its SHA-256, for readers without a checkout
+    listed = json.loads((tmp_path / "published.json").read_text())["files"]
+    assert list(listed) == ["toy/tiny-s1.correct.npz"]
+    assert listed["toy/tiny-s1.correct.npz"]["sha256"] == hashlib.sha256(
+        (folder / "tiny-s1.correct.npz").read_bytes()).hexdigest()
     loaded = book.load_correctness("toy", ["tiny-s1"], results_dir=tmp_path)
     np.testing.assert_array_equal(loaded[0], truth)
     _, meta = stats.read_correctness(folder / "tiny-s1.correct.npz")
@@ -240,3 +246,32 @@ def test_the_tool_scores_a_tiny_published_run_and_skips_it_when_up_to_date(tmp_p
     assert said[-1] == "tiny-s1: up to date"
     forced = tool.run("toy", tmp_path, only=["tiny-s1"], data=data, force=True, say=said.append)
     assert forced[0]["ok"] and "skipped" not in forced[0]
+
+
+def test_load_correctness_downloads_a_published_file_from_a_local_server(tmp_path, monkeypatch):
+    """A reader without a checkout (Colab): the file is listed in the manifest, not on disk,
+    so it comes from the results server -- here one on 127.0.0.1 -- checked against its
+    SHA-256."""
+    import functools
+    import http.server
+    import threading
+
+    from vitsd.sharing import published
+
+    origin = tmp_path / "origin"
+    truth = np.random.default_rng(3).random(77) < 0.4
+    stats.write_correctness(origin / "toy" / "m-s1.correct.npz", truth)
+    manifest = tmp_path / "published.json"
+    published.list_files("toy", [origin / "toy" / "m-s1.correct.npz"], manifest_path=manifest)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(origin))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("VITSD_RESULTS_URL", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    try:
+        loaded = book.load_correctness("toy", ["m-s1"], results_dir=tmp_path / "empty",
+                                       manifest_path=manifest)
+    finally:
+        server.shutdown()
+    np.testing.assert_array_equal(loaded, truth[np.newaxis])
+    assert (tmp_path / "keras_home" / "vitsd" / "toy" / "m-s1.correct.npz").is_file()

@@ -186,6 +186,7 @@ def write_correctness(path, correct, **meta) -> Path:
     if reserved:
         raise ValueError(f"meta must not use the names {sorted(reserved)}: they hold the data.")
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         np.savez_compressed(f, bits=np.packbits(correct), images=np.int64(len(correct)),
@@ -217,11 +218,14 @@ def correctness_path(dataset: str, name: str, results_dir=None) -> Path:
     return Path(results_dir) / dataset / f"{name}{CORRECT_SUFFIX}"
 
 
-def load_correctness(dataset: str, names, results_dir=None) -> np.ndarray:
+def load_correctness(dataset: str, names, results_dir=None, manifest_path=None) -> np.ndarray:
     """The per-image correctness of the runs ``names`` of ``dataset`` (e.g.
     ``["cpu-vit-s1", "cpu-vit-s2"]``), as a boolean array ``(len(names), images)`` -- the
     input of :func:`difference_ci`. Read from ``results/<dataset>/<name>.correct.npz``
-    (default: this checkout's ``results/``), which ``tools/per_image.py`` writes."""
+    (default: this checkout's ``results/``), which ``tools/per_image.py`` writes; where
+    the file is not there but published (listed in the manifest), it is downloaded and
+    checked against its SHA-256 like the weights (:func:`vitsd.sharing.published.fetch`)."""
+    from vitsd.sharing import published
     if isinstance(names, str):
         names = [names]
     names = list(names)
@@ -230,6 +234,10 @@ def load_correctness(dataset: str, names, results_dir=None) -> np.ndarray:
     rows = []
     for name in names:
         path = correctness_path(dataset, name, results_dir)
+        key = f"{dataset}/{path.name}"
+        if not path.is_file() and key in published.manifest(manifest_path):
+            path = published.fetch(dataset, path.name, results_dir=results_dir,
+                                   manifest_path=manifest_path)
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} is missing: write it with `python tools/per_image.py --dataset "

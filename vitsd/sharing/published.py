@@ -241,14 +241,20 @@ def publish_run(run_dir, name: str, dataset: str, results_dir=None, extra=None,
     weights_path = target / f"{name}.weights.h5"
     write_half_precision_weights(load_keras(run_dir / "model.keras"), weights_path)
 
+    list_files(dataset, (record_path, weights_path), manifest_path=manifest_path)
+    return record
+
+
+def list_files(dataset: str, paths, manifest_path=None) -> None:
+    """List the files ``paths`` (under ``results/<dataset>/``) in the manifest with their
+    SHA-256 and size, replacing older entries of the same names."""
     manifest_path = Path(manifest_path or MANIFEST)
     data = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     files = data.setdefault("files", {})
-    for path in (record_path, weights_path):
+    for path in map(Path, paths):
         files[f"{dataset}/{path.name}"] = {"sha256": sha256(path),
                                            "bytes": path.stat().st_size}
     data["files"] = dict(sorted(files.items()))
     tmp = manifest_path.with_name(manifest_path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     shutil.move(tmp, manifest_path)
-    return record
