@@ -54,8 +54,8 @@ OLD_ATTRIBUTES = {
     "published": ["load_model", "load_record", "published_runs", "fetch"],
     "hub": ["push", "load", "evaluate", "export", "HubError", "model_card"],
     "book": ["show_source", "table", "run_card", "setup", "glue", "record", "read_records",
-             "variant_runs", "load_data", "config_for", "seed_summary", "gap_verdict",
-             "compare", "by_training_size", "dataset_size_rows", "DEFAULTS", "VARIANTS"],
+             "variant_runs", "load_data", "config_for", "difference_ci", "campaign_runs",
+             "DEFAULTS", "VARIANTS"],
     "spt": ["ShiftedPatchTokenization", "shift_images", "SHIFTS"],
     "budget": ["parameter_budget", "flops_per_block", "receptive_field", "num_tokens"],
     "explain": ["attention_maps", "attention_scores", "transformer_blocks"],
@@ -119,16 +119,56 @@ def test_the_stdlib_inspect_is_not_shadowed():
     assert importlib.import_module("vitsd.inspection").__name__ == "vitsd.inspection"
 
 
+#: One process per vitsd module, each importing that module first and Keras after it:
+#: forked from a parent that loaded only the third-party packages Keras imports (never
+#: Keras or vitsd), so that each child pays for Keras' own modules only (~1-2 s instead
+#: of a fresh interpreter's ~5 s). Prints "module exit-status" per module.
+IMPORT_FIRST = r"""
+import importlib, os, sys
+for dep in ("numpy", "scipy", "scipy.special", "ml_dtypes", "jax", "jax.numpy", "h5py",
+            "matplotlib.pyplot", "rich", "optree", "absl.logging", "namex", "PIL.Image",
+            "huggingface_hub", "packaging.version", "requests"):
+    try:
+        importlib.import_module(dep)
+    except ImportError:
+        pass
+loaded = [m for m in sys.modules if m.split(".")[0] in ("keras", "vitsd")]
+assert not loaded, f"preloaded {loaded}"
+NAMES = ("ShiftedPatchTokenization", "TransformerBlock", "Resize", "WarmUpCosine",
+         "ConvStem", "ClassToken")
+for name in sys.argv[1:]:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            importlib.import_module("vitsd." + name)
+            import keras
+
+            registered = [keras.saving.get_registered_object("vitsd>" + n) for n in NAMES]
+            status = 0 if all(r is not None for r in registered) else 3
+        except BaseException as err:
+            print(f"{name}: {err!r}", file=sys.stderr)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    print(name, os.waitstatus_to_exitcode(wait_status))
+"""
+
+
 def test_any_module_that_registers_layers_can_be_imported_first():
     """Importing Keras registers every vitsd layer; that must work whichever vitsd module
     imports Keras first (the layer modules import each other), in a fresh process."""
-    for name in vitsd.SERIALIZABLE_MODULES:
-        code = (f"import vitsd.{name}, keras; "
-                "print(all(keras.saving.get_registered_object('vitsd>' + n) is not None "
-                "for n in ('ShiftedPatchTokenization', 'TransformerBlock', 'Resize', "
-                "'WarmUpCosine', 'ConvStem', 'ClassToken')))")
-        # Keras' NumPy backend: the import order is what is tested, and TensorFlow's
-        # start-up would cost ~10 s a process (one per module).
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "numpy"})
-        assert out.returncode == 0 and out.stdout.strip() == "True", (name, out.stderr[-800:])
+    # Keras' NumPy backend: the import order is what is tested, and TensorFlow's
+    # start-up would cost ~10 s a process (one per module). Status 3: a layer is not
+    # registered; 1: the import failed (on stderr).
+    out = subprocess.run([sys.executable, "-c", IMPORT_FIRST, *vitsd.SERIALIZABLE_MODULES],
+                         capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "KERAS_BACKEND": "numpy"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    status = dict(line.split() for line in out.stdout.splitlines())
+    assert status == dict.fromkeys(vitsd.SERIALIZABLE_MODULES, "0"), (status,
+                                                                     out.stderr[-2000:])

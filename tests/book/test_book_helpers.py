@@ -292,28 +292,6 @@ def test_train_variant_trains_once_then_reuses_the_finished_run(tmp_path):
     assert card.runs[0]["reused"] and "reused a finished run" in repr(card)
 
 
-def test_results_rows_follow_the_variant_order():
-    def rec(model, top1):
-        return {"model": model, "parameters": {"total": 10}, "epochs_completed": 2,
-                "best_epoch": 1, "history": {"val_accuracy": [0.2, 0.1]},
-                "test": {"top1": top1, "top5": 0.9}, "timing": {"train_seconds": 3.0}}
-
-    rows = book.results_rows({"sl-vit": rec("sl-vit", 0.4), "vit": rec("vit", 0.3)})
-    assert [r["model"] for r in rows] == ["vit", "sl-vit"]
-    assert rows[1] == {"model": "sl-vit", "parameters": 10, "epochs": 2, "best epoch": 1,
-                       "best val top-1": 0.2, "test top-1": 0.4, "test top-5": 0.9,
-                       "train seconds": 3.0}
-    assert [r["model"] for r in book.results_rows([rec("lsa", 0.1), rec("spt", 0.2)])] == [
-        "spt", "lsa"]
-
-
-def test_prediction_titles():
-    names = ["cat", "dog", "emu"]
-    assert book.prediction_titles(np.array([0, 2]), [0, 1], names) == ["✓ cat", "✗ emu (is dog)"]
-    with pytest.raises(ValueError, match="same length"):
-        book.prediction_titles([0], [0, 1], names)
-
-
 def test_importing_vitsd_book_does_not_import_a_backend():
     import subprocess
     import sys
@@ -354,66 +332,6 @@ def test_run_card_notes_use_the_chapters_own_defaults():
 def _summary_record(model, seed, top1, top5=0.9, seconds=600.0):
     return {"model": model, "config": {"seed": seed}, "test": {"top1": top1, "top5": top5},
             "parameters": {"total": 1000}, "timing": {"train_seconds": seconds}}
-
-
-def test_seed_summary_gives_mean_and_half_range_per_variant():
-    runs = {"sl-vit": [_summary_record("sl-vit", 1, 0.66), _summary_record("sl-vit", 2, 0.64)],
-            "vit": [_summary_record("vit", 1, 0.60), _summary_record("vit", 2, 0.61)]}
-    rows = book.seed_summary(runs)
-    assert [r["model"] for r in rows] == ["vit", "sl-vit"]  # the book's order
-    vit, sl = rows
-    assert vit["top-1 mean"] == pytest.approx(60.5) and vit["± spread"] == pytest.approx(0.5)
-    assert sl["top-1 mean"] == pytest.approx(65.0) and sl["± spread"] == pytest.approx(1.0)
-    assert sl["top-1 per seed"] == "66.00 / 64.00" and sl["seeds"] == "1, 2"
-    assert sl["train minutes"] == pytest.approx(10.0)
-    assert "larger than the seed-to-seed spread" in book.compare(rows, "sl-vit", "vit")
-    # with a hold-out size, a gap must also beat twice the sampling error of a difference
-    for r in rows:
-        r["test images"] = 5000
-    se = 100 * np.sqrt((0.605 * 0.395 + 0.65 * 0.35) / 5000)  # about 0.96 points
-    assert 4.5 > 2 * se and f"is {se:.2f} points" in book.compare(rows, "sl-vit", "vit")
-    assert "not established" not in book.compare(rows, "sl-vit", "vit")
-    for r in rows:
-        r["test images"] = 500  # sampling error about 3 points: 4.5 is not twice that
-    assert "suggestive, not established" in book.compare(rows, "sl-vit", "vit")
-    close = {"vit": runs["vit"], "lsa": [_summary_record("lsa", 1, 0.615),
-                                         _summary_record("lsa", 2, 0.595)]}
-    sentence = book.compare(book.seed_summary(close), "lsa", "vit")
-    assert "-0.00 points" in sentence or "+0.00" in sentence or "within" in sentence
-    assert "do not separate" in sentence
-
-
-def test_dataset_size_rows_group_by_training_images_with_mean_spread_and_gap():
-    def run(model, seed, train, epochs, top1):
-        return {**_summary_record(model, seed, top1),
-                "splits": {"train": train, "validation": train // 9},
-                "config": {"seed": seed, "epochs": epochs}}
-
-    records = [run("vit", 1, 40_500, 10, 0.60), run("sl-vit", 1, 40_500, 10, 0.58),
-               run("vit", 2, 40_500, 10, 0.62), run("sl-vit", 2, 40_500, 10, 0.59),
-               run("vit", 1, 4_050, 99, 0.40), run("sl-vit", 1, 4_050, 99, 0.45),
-               run("vit", 2, 4_050, 99, 0.42), run("sl-vit", 2, 4_050, 99, 0.44),
-               run("lsa", 1, 4_050, 99, 0.99)]  # not asked for: left out
-    groups = book.by_training_size(records)
-    assert list(groups) == [4_050, 40_500] and set(groups[4_050]) == {"vit", "sl-vit"}
-    small, full = book.dataset_size_rows(groups)
-    # reference: NumPy over the seeds
-    vit, sl = np.array([40.0, 42.0]), np.array([45.0, 44.0])
-    assert small["vit mean"] == pytest.approx(vit.mean())
-    assert small["sl-vit ± spread"] == pytest.approx(np.ptp(sl) / 2)
-    assert small["gap"] == pytest.approx(sl.mean() - vit.mean())
-    assert full["gap"] == pytest.approx(np.mean([58, 59]) - np.mean([60, 62]))
-    assert small["share"] == pytest.approx(0.1) and full["share"] == 1.0
-    assert small["epochs"] == "99" and small["vit seeds"] == 2
-    assert small["validation images"] == 450 and full["validation images"] == 4_500
-    one_model = book.dataset_size_rows(book.by_training_size(records[:1]))
-    assert "gap" not in one_model[0] and one_model[0]["vit seeds"] == 1
-    assert "vit train - val" not in small  # no history in these records
-    records[4]["history"] = {"accuracy": [0.5, 0.80], "val_accuracy": [0.4, 0.48]}
-    records[6]["history"] = {"accuracy": [0.5, 0.79], "val_accuracy": [0.4, 0.52]}
-    small = book.dataset_size_rows(book.by_training_size(records))[0]
-    assert small["vit train - val"] == pytest.approx(np.mean([80 - 48, 79 - 52]))
-    assert "sl-vit train - val" not in small
 
 
 @pytest.fixture
@@ -487,53 +405,6 @@ def test_example_index_prefers_a_horse_and_falls_back_to_the_first_image():
     assert book.example_index(foxes, prefer=("fox",)) == 1
 
 
-def test_gap_verdict_kinds_follow_spread_and_sampling_error():
-    def rows(a, b, n=5000):
-        out = book.seed_summary({"vit": [_summary_record("vit", s, v) for s, v in
-                                         enumerate(a, 1)],
-                                 "sl-vit": [_summary_record("sl-vit", s, v) for s, v in
-                                            enumerate(b, 1)]})
-        for r in out:
-            r["test images"] = n
-        return out
-
-    # reference: sqrt(p(1-p)/n + q(1-q)/n) in points
-    se = 100 * np.sqrt((0.5 * 0.5 + 0.525 * 0.475) / 5000)
-    v = book.gap_verdict(rows([0.49, 0.51], [0.52, 0.53]), "sl-vit", "vit")
-    assert v["gap"] == pytest.approx(2.5) and v["noise"] == pytest.approx(1.5)
-    assert v["sampling"] == pytest.approx(se) and 2.5 > 2 * se
-    assert v["kind"] == "established" and v["seeds"] == 2
-    assert book.gap_verdict(rows([0.49, 0.51], [0.50, 0.52]), "sl-vit", "vit")[
-        "kind"] == "within noise"
-    assert book.gap_verdict(rows([0.50, 0.50], [0.515, 0.515]), "sl-vit", "vit")[
-        "kind"] == "suggestive"  # 1.5 points: beyond 0 spread and ~1.0, below 2 x ~1.0
-    # 0.7 s.e. clears tiny spreads but not one standard error: within noise, not suggestive
-    assert book.gap_verdict(rows([0.500, 0.5001], [0.507, 0.5071]), "sl-vit", "vit")[
-        "kind"] == "within noise"
-    assert book.gap_verdict(rows([0.50], [0.60]), "sl-vit", "vit")["kind"] == "single seed"
-    assert set(book.VERDICT_PHRASES) == {"single seed", "within noise", "suggestive",
-                                         "established"}
-
-
-def test_compare_refuses_a_verdict_from_single_seeds():
-    rows = book.seed_summary({"vit": [_summary_record("vit", 1, 0.60)],
-                              "sl-vit": [_summary_record("sl-vit", 1, 0.58)]})
-    sentence = book.compare(rows, "sl-vit", "vit")
-    assert "-2.00 points" in sentence and "one seed" in sentence
-    assert "larger than" not in sentence and "no conclusion" in sentence
-
-
-def test_pick_examples_takes_right_and_wrong_images_from_different_classes():
-    actual = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
-    predicted = np.array([0, 0, 1, 0, 2, 1, 3, 3, 0, 0])
-    right, wrong = book.pick_examples(predicted, actual, per_kind=3)
-    assert np.all(predicted[right] == actual[right]) and np.all(predicted[wrong] != actual[wrong])
-    assert len(set(actual[right])) == 3 and right.tolist() == [0, 2, 4]
-    assert wrong.tolist() == [3, 5, 8]  # classes 1, 2, 4: one each
-    right, wrong = book.pick_examples(predicted, actual, per_kind=5)
-    assert len(right) == 5 and len(wrong) == 4  # only four wrong images exist
-
-
 def test_chapter_timings_read_the_recorded_runs(tmp_path):
     meta = {"vitsd": {"run": {"seconds": 12.5, "date": "2026-11-21",
                               "parameters": {"DATASET": "cifar10-jpeg", "SIZE": "cpu",
@@ -601,42 +472,6 @@ def test_figures_carry_their_smallest_font_for_the_browser_check(tmp_path):
     spec.loader.exec_module(check)
     width = Image.open(path).size[0]
     assert check.figure_text_px(path, width, width) == pytest.approx(7.5 * 120 / 72)
-
-
-def test_one_per_class_picks_distinct_classes_in_first_seen_order():
-    labels = np.array([3, 3, 3, 1, 3, 0, 1, 2, 0])
-    np.testing.assert_array_equal(book.one_per_class(labels, 3), [0, 3, 5])
-    picked = book.one_per_class(labels, 4)
-    assert len(set(labels[picked])) == 4
-    sorted_by_class = np.repeat(np.arange(10), 50)  # the CIFAR-10 JPEG archive's order
-    np.testing.assert_array_equal(sorted_by_class[book.one_per_class(sorted_by_class, 8)],
-                                  np.arange(8))
-    with pytest.raises(ValueError, match="count"):
-        book.one_per_class(labels, 5)
-
-
-def test_superclass_gallery_takes_each_superclass_first_photo_like_a_loop():
-    from vitsd.data.cifar import CIFAR100_CLASSES, CIFAR100_SUPERCLASSES
-
-    labels = np.random.default_rng(0).integers(0, 100, 3000)
-    picked, captions = book.analysis.superclass_gallery(labels, CIFAR100_CLASSES)
-    expected = []  # a plain loop over the superclasses
-    for group, members in CIFAR100_SUPERCLASSES.items():
-        ids = [CIFAR100_CLASSES.index(m) for m in members]
-        first = int(np.flatnonzero(np.isin(labels, ids))[0])
-        name = CIFAR100_CLASSES[labels[first]].replace("_", " ")
-        expected.append((first, f"{group.replace('_', ' ')}\n({name})"))
-    assert list(zip(picked.tolist(), captions)) == expected
-    rows = book.analysis.superclass_rows(CIFAR100_CLASSES)
-    assert len(rows) == 20 and rows[0] == {
-        "superclass": "aquatic mammals", "its classes": "beaver, dolphin, otter, seal, whale"}
-    assert sorted(c for r in rows for c in r["its classes"].split(", ")) == sorted(
-        n.replace("_", " ") for n in CIFAR100_CLASSES)
-    # Without superclasses: the first photo of each class, in class order.
-    names = ["b", "a_x", "c"]
-    picked, captions = book.analysis.superclass_gallery([2, 2, 0, 1, 0], names)
-    assert picked.tolist() == [2, 3, 0] and captions == ["b", "a x", "c"]
-    assert book.analysis.superclass_rows(names) is None
 
 
 def test_show_source_can_leave_out_the_docstring_and_keeps_line_numbers_true():

@@ -481,20 +481,6 @@ def test_plot_learning_rate_keras_schedule():
     assert max(line.get_ydata()) == pytest.approx(1e-3, rel=1e-5)
 
 
-def test_plot_results_table():
-    fig = plots.plot_results_table(
-        [{"model": "vit", "top-1": 0.53121}, ["sl-vit", 0.56]], ["model", "top-1"], title="t"
-    )
-    (ax,) = fig.axes
-    cells = ax.tables[0].get_celld()
-    assert cells[(0, 0)].get_text().get_text() == "model"
-    assert cells[(1, 1)].get_text().get_text() == "0.5312"
-    assert cells[(2, 0)].get_text().get_text() == "sl-vit"
-    with pytest.raises(ValueError, match="rows"):
-        plots.plot_results_table([[1, 2, 3]], ["a", "b"])
-    render(fig)
-
-
 def test_plot_time_to_accuracy_uses_cumulative_minutes():
     from vitsd.book.plots import plot_time_to_accuracy
 
@@ -516,27 +502,6 @@ def test_plot_time_to_accuracy_uses_cumulative_minutes():
 # ------------------------------------------------------- dataset size, confusion
 def _size_record(model, train, top1):
     return {"model": model, "splits": {"train": train}, "test": {"top1": top1}}
-
-
-def test_dataset_size_plot_joins_each_models_mean_per_size():
-    records = [_size_record(m, n, acc) for m, n, acc in [
-        ("sl-vit", 4000, 0.40), ("vit", 4000, 0.30), ("vit", 4000, 0.34),
-        ("vit", 40000, 0.60), ("sl-vit", 40000, 0.64), ("sl-vit", 40000, 0.66)]]
-    fig = plots.plot_dataset_size(records)
-    ax = fig.axes[0]
-    assert ax.get_xscale() == "log"
-    lines = {line.get_label(): line for line in ax.get_lines()}
-    np.testing.assert_allclose(lines["vit (mean)"].get_ydata(), [32.0, 60.0])
-    np.testing.assert_allclose(lines["sl-vit (mean)"].get_ydata(), [40.0, 65.0])
-    np.testing.assert_array_equal(lines["vit (mean)"].get_xdata(), [4000, 40000])
-    dots = sum(len(c.get_offsets()) for c in ax.collections)
-    assert dots == len(records)
-    # the sizes are the ticks, written out; vit comes first (the book's order) whatever
-    # the order of the records
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["4,000", "40,000"]
-    assert [line.get_label() for line in ax.get_lines()] == ["vit (mean)", "sl-vit (mean)"]
-    with pytest.raises(ValueError, match="splits.train and test.top1"):
-        plots.plot_dataset_size([{"model": "vit", "test": {"top1": 0.1}}])
 
 
 def test_confusion_matrix_counts_like_a_loop():
@@ -592,25 +557,6 @@ def test_plot_augmented_batches_follows_each_image_down_its_column():
         plots.plot_augmented_batches(originals, passes, [["a"] * 4])
     with pytest.raises(ValueError, match="one title per row"):
         plots.plot_augmented_batches(originals, passes, row_titles=["x"])
-
-
-def test_plot_dataset_size_dots_per_run_and_a_mean_line_per_model():
-    def rec(model, size, top1):
-        return {"model": model, "splits": {"train": size}, "test": {"top1": top1}}
-
-    records = [rec("vit", 100, 0.50), rec("vit", 100, 0.52), rec("vit", 1000, 0.60),
-               rec("sl-vit", 100, 0.55), rec("sl-vit", 1000, 0.58)]
-    fig = plots.plot_dataset_size(records)
-    (ax,) = fig.axes
-    vit, sl = ax.lines  # the means, in the book's model order
-    np.testing.assert_array_equal(vit.get_xdata(), [100, 1000])
-    np.testing.assert_allclose(vit.get_ydata(), [51.0, 60.0])
-    np.testing.assert_allclose(sl.get_ydata(), [55.0, 58.0])
-    assert sum(len(c.get_offsets()) for c in ax.collections) == 5  # one dot per run
-    assert fig.get_size_inches()[0] <= 5.5 and ax.get_xscale() == "log"
-    with pytest.raises(ValueError, match="empty"):
-        plots.plot_dataset_size([])
-    render(fig)
 
 
 def test_plot_attention_profiles_lines_are_the_seed_means_and_bands_the_ranges():

@@ -12,17 +12,20 @@ teaching API of the package lives here:
   their :data:`DEFAULTS`, the four :data:`VARIANTS` compared, :func:`config_for`,
   :func:`run_folder`, :func:`train_variant`, :func:`variant_runs` and the published
   runs loaded in their place;
-* :mod:`vitsd.book.analysis` -- experiment analysis: :func:`seed_summary`,
-  :func:`gap_verdict` and :func:`compare` (the verdicts the prose states),
-  :func:`by_training_size`, :func:`results_rows`, predictions picked for figures;
+* :mod:`vitsd.book.examples` -- galleries and example picking: which images a figure
+  shows and how they are captioned; chapter 7's groups of classes (each group's
+  difference with its :func:`difference_ci` interval) and how flat rollout maps are;
 * :mod:`vitsd.book.records` -- :func:`glue`, and :func:`record` / :func:`read_records`:
   key values a chapter records in its outputs (in the metadata of an output that
   displays nothing), read back by the book's tests;
 * :mod:`vitsd.book.stats` -- :func:`difference_ci` (a bootstrap interval of a difference
-  of accuracies over test images and seeds) and :func:`load_correctness` (the published
-  runs' per-image correctness it takes);
-* :mod:`vitsd.book.plots` and :mod:`vitsd.book.diagrams` -- the figures (Matplotlib),
-  imported on their own: ``from vitsd.book import plots``.
+  of accuracies over test images and seeds, the book's one way of comparing two
+  models) and :func:`load_correctness` (the published runs' per-image correctness);
+* :mod:`vitsd.book.comparison` -- chapter 6's comparisons: the runs' correctness, the
+  results table with intervals, the training-set sizes, the training-loss gaps;
+* :mod:`vitsd.book.plots`, :mod:`vitsd.book.plots_comparison` and
+  :mod:`vitsd.book.diagrams` -- the figures (Matplotlib), imported on their own:
+  ``from vitsd.book import plots``.
 
 Every name of the first five is also importable from here (``book.show_source``,
 ``book.variant_runs``, ...), as the chapters use them. Every chapter has the same
@@ -32,41 +35,6 @@ papermill parameters, with the defaults of :data:`DEFAULTS`; the offline build
 This package imports neither Keras nor a backend at import time.
 """
 
-from vitsd.book.analysis import (
-    VERDICT_PHRASES,
-    VERDICT_SHORT,
-    by_training_size,
-    campaign_runs,
-    class_groups,
-    compare,
-    comparison_facts,
-    confused_pairs,
-    curve_facts,
-    dataset_size_rows,
-    dataset_size_summary,
-    difference_standard_error,
-    fit_facts,
-    fit_rows,
-    gap_outlook,
-    gap_verdict,
-    group_accuracy,
-    group_facts,
-    largest_seed_range,
-    map_facts,
-    one_per_class,
-    outlook_reading,
-    pick_disagreements,
-    pick_examples,
-    prediction_titles,
-    results_reading,
-    results_rows,
-    results_table,
-    seed_range,
-    seed_summary,
-    standard_error,
-    verdict_margin,
-    verdict_rows,
-)
 from vitsd.book.display import (
     RECORD_KEY,
     RunCard,
@@ -77,6 +45,21 @@ from vitsd.book.display import (
     show_source,
     table,
 )
+from vitsd.book.examples import (
+    class_groups,
+    confused_pairs,
+    group_accuracy,
+    group_differences,
+    map_facts,
+    one_per_class,
+    pick_disagreements,
+    pick_examples,
+    prediction_titles,
+    rollout_captions,
+    superclass_gallery,
+    superclass_rows,
+    top_share,
+)
 from vitsd.book.records import chapter_timings, glue, read_records, record
 from vitsd.book.runs import (
     CHAPTER_DEFAULTS,
@@ -86,6 +69,7 @@ from vitsd.book.runs import (
     SIZES,
     TINY,
     VARIANTS,
+    campaign_runs,
     config_for,
     example_index,
     load_data,
@@ -99,26 +83,20 @@ from vitsd.book.runs import (
     variant_runs,
     variant_switches,
 )
-from vitsd.book.stats import difference_ci, load_correctness
+from vitsd.book.stats import difference_ci, load_correctness, standard_error
 
 __all__ = [
     "CHAPTER_DEFAULTS", "CPU_DEMOS", "DEFAULTS", "PAPER_TINY", "RECORD_KEY", "SIZES", "TINY",
-    "VARIANTS",
-    "VERDICT_PHRASES", "RunCard", "Source", "Table", "by_training_size", "chapter_timings",
-    "compare", "config_for", "dataset_size_rows", "example_index", "gap_verdict", "glue",
-    "one_per_class",
-    "load_data", "paper_config", "plan_chapter", "pick_examples", "prediction_titles",
-    "published_name",
-    "published_seeds", "read_records", "record", "results_rows", "run_card", "run_folder",
-    "seed_summary", "setup", "show_source", "table", "train_variant", "variant_model",
-    "variant_runs", "variant_switches",
-    # chapters 6 and 7: tables and readings
-    "VERDICT_SHORT", "class_groups", "comparison_facts", "confused_pairs",
-    "dataset_size_summary", "fit_facts", "fit_rows", "group_accuracy", "group_facts",
-    "campaign_runs", "pick_disagreements", "results_reading", "results_table",
-    "verdict_rows", "curve_facts", "gap_outlook", "map_facts", "outlook_reading", "verdict_margin",
-    "seed_range", "largest_seed_range", "difference_standard_error",
-    "standard_error",
-    # the bootstrap of a difference over test images and seeds
-    "difference_ci", "load_correctness",
+    "VARIANTS", "RunCard", "Source", "Table", "chapter_timings", "config_for",
+    "example_index", "glue", "load_data", "paper_config", "plan_chapter", "published_name",
+    "published_seeds", "read_records", "record", "run_card", "run_folder", "setup",
+    "show_source", "table", "train_variant", "variant_model", "variant_runs",
+    "variant_switches", "campaign_runs",
+    # galleries and example picking (chapters 1, 7, 8)
+    "one_per_class", "pick_examples", "prediction_titles", "class_groups",
+    "confused_pairs", "group_accuracy", "group_differences", "map_facts",
+    "pick_disagreements", "rollout_captions", "superclass_gallery", "superclass_rows",
+    "top_share",
+    # statistics: the bootstrap of a difference over test images and seeds (chapter 6)
+    "difference_ci", "load_correctness", "standard_error",
 ]

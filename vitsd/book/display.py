@@ -376,7 +376,7 @@ def _lines(first: int, last: int) -> str:
     return f"line {first}" if first == last else f"lines {first}-{last}"
 
 
-def show_source(obj, docstring: bool = True) -> Source:
+def show_source(obj, docstring: bool = True, statement: str | None = None) -> Source:
     """The real source of a vitsd class, function or method (:func:`inspect.getsource`),
     syntax-highlighted, headed by its file and line numbers (``vitsd/layers/spt.py, lines
     58-124``), linked to that file at the release. Display it as a cell's result.
@@ -384,12 +384,18 @@ def show_source(obj, docstring: bool = True) -> Source:
     Show a method (``show_source(LocalitySelfAttention.call)``) rather than a whole
     class to show the lines that matter; ``docstring=False`` leaves out the object's
     docstring (the prose around the display says it), keeping the line numbers true.
+    ``statement`` shows only the first statement inside ``obj`` whose code starts with
+    that text (``show_source(train, statement="net.fit(")``: the call, not the set-up
+    around it).
     """
     try:
         lines, start = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj)).resolve()
     except (TypeError, OSError) as err:
         raise ValueError(f"no source available for {obj!r}: {err}") from None
+    if statement is not None:
+        lines, start = _statement_lines(lines, start, statement, obj)
+        docstring = True  # a statement has none
     package_root = Path(__file__).resolve().parents[2]  # the folder that holds vitsd/
     try:
         shown = path.relative_to(package_root).as_posix()
@@ -406,6 +412,24 @@ def show_source(obj, docstring: bool = True) -> Source:
 
     url = SOURCE_URL.format(tag=f"v{__version__}", path=shown, start=start, end=end)
     return Source(code, location, url=url)
+
+
+def _statement_lines(lines, start: int, text: str, obj) -> tuple:
+    """The lines of the first statement (in source order) of ``lines`` whose source starts
+    with ``text``, dedented as a block, and its first line number."""
+    import ast
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent("".join(lines)))
+    found = sorted((node for node in ast.walk(tree) if isinstance(node, ast.stmt)),
+                   key=lambda node: (node.lineno, node.col_offset))
+    for node in found:
+        first = lines[node.lineno - 1]
+        if first.lstrip().startswith(text):
+            chosen = lines[node.lineno - 1:node.end_lineno]
+            return textwrap.dedent("".join(chosen)).splitlines(True), start + node.lineno - 1
+    raise ValueError(f"no statement starting with {text!r} in the source of {obj!r}: pass "
+                     "the first characters of one of its lines, e.g. 'net.fit('.")
 
 
 def _without_docstring(lines):

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from vitsd.book.analysis import standard_error
+from vitsd.book.stats import standard_error
 
 
 # ---------------------------------------------------------------- the figures

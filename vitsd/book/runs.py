@@ -269,3 +269,25 @@ def variant_model(record: Mapping):
     from vitsd.models import load_model
 
     return load_model(Path(book_info["run_dir"]) / "model.keras")
+
+
+def campaign_runs(records: Mapping, size: str = "cpu", models=VARIANTS) -> tuple:
+    """Split the published runs of one dataset (``{name: record}``, as
+    :func:`vitsd.sharing.published.load_records` gives them) into ``(pool, fractions)``:
+    ``pool`` -- ``{model: [record, ...]}`` of the runs on the whole training pool named
+    ``<size>-<model>-s<seed>``, seeds in order --, and ``fractions`` -- the records of the
+    dataset-size runs (``campaign.training_fraction`` below 1)."""
+
+    pool, fractions = {}, []
+    for name in sorted(records):
+        record = records[name]
+        if (record.get("campaign") or {}).get("training_fraction", 1) < 1:
+            fractions.append(record)
+            continue
+        for model in models:
+            if re.fullmatch(rf"{re.escape(size)}-{re.escape(model)}-s(\d+)", name):
+                pool.setdefault(model, []).append(record)
+    for model in pool:
+        pool[model].sort(key=lambda r: r["config"]["seed"])
+    order = {m: i for i, m in enumerate(models)}
+    return dict(sorted(pool.items(), key=lambda kv: order[kv[0]])), fractions

@@ -18,6 +18,7 @@ NumPy only: this module imports neither Keras nor a backend.
 
 from __future__ import annotations
 
+import math
 import numbers
 from pathlib import Path
 
@@ -168,6 +169,12 @@ def difference_ci(correct_a, correct_b, confidence: float = 0.95, resamples: int
     return {"difference": float(difference), "low": float(low), "high": float(high),
             "confidence": confidence, "resamples": resamples, "seeds_a": seeds_a,
             "seeds_b": seeds_b, "images": n}
+
+
+def standard_error(p: float, n: int) -> float:
+    """The binomial standard error of an accuracy ``p`` (a fraction) measured on ``n``
+    images, as a fraction."""
+    return math.sqrt(p * (1 - p) / n)
 
 
 # ------------------------------------------------------- per-image correctness files
