@@ -112,7 +112,7 @@ def size_runs(dataset: str, size: str = "cpu") -> tuple:
     fractions)`` -- ``{model: [record per seed]}`` on the whole training set, and the
     records of the runs on a fraction of it (``campaign.training_fraction`` below 1).
     Empty where nothing is published for ``dataset`` (the offline ``sample``)."""
-    from vitsd.book.analysis import campaign_runs
+    from vitsd.book.runs import campaign_runs
     from vitsd.sharing import published
 
     if not published.published_runs(str(dataset)):
