@@ -11,6 +11,7 @@ screenshot of each, and fails when
 * an output, table or figure is wider than the page's content column (cut off, or
   only readable by scrolling sideways);
 * a cell shows nothing but a "show code" toggle (a hidden input without any output);
+* a glued value in the prose is set in another weight than the sentence around it;
 * a figure's smallest text renders below 9 CSS px. Figures are PNGs: vitsd's figure
   formatter (``vitsd.book``'s ``setup()``) writes the smallest font size of each
   figure, in points, and its dpi into the PNG (``vitsd:min_font_pt``,
@@ -94,6 +95,17 @@ for (const cell of document.querySelectorAll(".cell")) {
   if (inputHidden && empty) {
     problems.push({kind: "a toggle with no output", tag: "cell", where: where(cell),
                    detail: "a hidden input whose cell shows nothing else"});
+  }
+}
+// Glued numbers read as part of their sentence: set in the weight of the text around
+// them (myst-nb's own stylesheet makes every pasted value bold).
+for (const el of document.querySelectorAll("span.pasted-text")) {
+  const weight = getComputedStyle(el).fontWeight;
+  const around = getComputedStyle(el.parentElement).fontWeight;
+  if (weight !== around) {
+    problems.push({kind: "a glued value in another weight than its sentence", tag: "span",
+                   where: where(el), detail: `"${el.textContent.slice(0, 20)}" at ${weight}, ` +
+                                             `the text around it at ${around}`});
   }
 }
 // Figures: the images that are cell outputs (not badges or logos in the prose).

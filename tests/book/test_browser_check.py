@@ -76,6 +76,10 @@ def test_what_a_learner_trips_over_is_found(tmp_path):
         '<img src="plain.png"></div></div><p><img src="badge.png"></p>'
         f'<p>Call <code style="white-space: nowrap">vitsd.{"a" * 120}()</code> then.</p>'
         '<p>A short <code>name</code> fits.</p>'
+        '<style>span.pasted-text.bold { font-weight: bold; }</style>'
+        '<p>It is <span class="pasted-text bold">1.55</span> points lower, '
+        '<strong>or <span class="pasted-text">2.8</span> at most</strong>, and '
+        '<span class="pasted-text">0.4</span> here.</p>'
     )
     html = _site(tmp_path, body)
     _png(html / "book" / "small.png", 900, min_font_pt=10)  # 13.9 px * 300/900 = 4.6 px
@@ -92,6 +96,9 @@ def test_what_a_learner_trips_over_is_found(tmp_path):
     # inline code in the prose that does not wrap runs past the column's edge
     assert sum("wider than the column: code" in p for p in problems) == 1, text
     assert any("`vitsd.aaaa" in p for p in problems), text
+    # a glued value in bold inside a plain sentence; one inside bold text is in its weight
+    glued = [p for p in problems if "a glued value in another weight" in p]
+    assert len(glued) == 1 and '"1.55" at 700' in glued[0], text
 
 
 def test_figure_text_size_is_points_times_dpi_times_scale(tmp_path):
