@@ -1,11 +1,11 @@
-"""Chapter 6's comparisons (vitsd.book.comparison) and figures (plots_comparison),
+"""Chapter 6's comparisons (vitsd.book.comparison) and figures (vitsd.book.plots.comparison),
 against hand-built records and few-line NumPy references."""
 
 import numpy as np
 import pytest
 
 from vitsd import book
-from vitsd.book import comparison, plots_comparison, stats
+from vitsd.book import comparison, plots, stats
 
 
 def _record(model, seed, top1, fraction=None, train=900, loss=None, name=None):
@@ -118,7 +118,7 @@ def test_size_figure_has_a_dot_per_run_a_mean_line_and_an_interval_per_size():
               900: {"vit": [_record("vit", 1, 0.6)]}}
     rows = [{"training images": 90, "difference": 4.5, "low": 1.0, "high": 8.0},
             {"training images": 900}]
-    fig = plots_comparison.plot_size_comparison(
+    fig = plots.plot_size_comparison(
         {"toy": (groups, rows)}, extra={"toy": {"resnet20": [_record("resnet20", 1, 0.7)]}})
     top, bottom = fig.axes[:2] if fig.axes[0].get_title() == "toy" else fig.axes[1::-1]
     dots = np.concatenate([c.get_offsets() for c in top.collections])
@@ -129,13 +129,13 @@ def test_size_figure_has_a_dot_per_run_a_mean_line_and_an_interval_per_size():
     assert any(np.allclose(line.get_ydata(), [1.0]) for line in caps)
     assert any(np.allclose(line.get_ydata(), [8.0]) for line in caps)
     with pytest.raises(ValueError, match="panels is empty"):
-        plots_comparison.plot_size_comparison({})
+        plots.plot_size_comparison({})
 
 
 def test_curves_have_one_panel_per_model_and_a_line_per_seed_and_split():
     runs = {"vit": [_record("vit", s, 0.5) for s in (1, 2)],
             "spt": [_record("spt", 1, 0.5)], "resnet20": [_record("resnet20", 1, 0.6)]}
-    fig = plots_comparison.plot_curves_by_model(runs)
+    fig = plots.plot_curves_by_model(runs)
     visible = [ax for ax in fig.axes if ax.axison]
     assert [ax.get_title() for ax in visible] == ["vit (2 seeds)", "spt (1 seed)",
                                                   "resnet20 (1 seed)"]
@@ -143,5 +143,5 @@ def test_curves_have_one_panel_per_model_and_a_line_per_seed_and_split():
     np.testing.assert_allclose(visible[1].lines[0].get_ydata(), [10, 20, 30, 41])
     # the panel above the empty slot keeps its x axis labelled
     assert visible[1].get_xlabel() == "epoch"
-    gaps = plots_comparison.plot_loss_gaps({"spt": [0.0, 0.1, 0.2]})
+    gaps = plots.plot_loss_gaps({"spt": [0.0, 0.1, 0.2]})
     np.testing.assert_allclose(gaps.axes[0].lines[-1].get_ydata(), [0.0, 0.1, 0.2])

@@ -12,6 +12,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from vitsd.book import plots  # noqa: E402
+from vitsd.book.plots._base import _GREEN, _RED  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -344,8 +345,8 @@ def test_plot_attention_overlay():
         assert (r // 4, c // 4) == np.unravel_index(m.argmax(), m.shape)
     assert [ax.get_title() for ax in axes] == titles
     colors = [to_hex(ax.title.get_color()) for ax in axes]
-    assert colors[0] == plots._GREEN and colors[1] == plots._RED
-    assert colors[2] not in (plots._GREEN, plots._RED)
+    assert colors[0] == _GREEN and colors[1] == _RED
+    assert colors[2] not in (_GREEN, _RED)
     # Flat (B, N) maps straight from attention_rollout are accepted.
     flat = plots.plot_attention_overlay(images, maps.reshape(3, 9))
     np.testing.assert_allclose(
@@ -459,8 +460,8 @@ def test_plot_rollout_comparison_rows_of_photo_and_one_overlay_per_model():
             np.testing.assert_allclose(overlay, (up - up.min()) / (up.max() - up.min()))
             assert axes[r, c].get_title() == captions[model][r]
             assert axes[r, c].title.get_fontsize() >= 10
-    assert to_hex(axes[0, 1].title.get_color()) == plots._GREEN
-    assert to_hex(axes[0, 2].title.get_color()) == plots._RED
+    assert to_hex(axes[0, 1].title.get_color()) == _GREEN
+    assert to_hex(axes[0, 2].title.get_color()) == _RED
     with pytest.raises(ValueError, match="same models"):
         plots.plot_rollout_comparison(images, maps, {"vit": captions["vit"]})
     with pytest.raises(ValueError, match="one map and one caption"):

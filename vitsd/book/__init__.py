@@ -23,8 +23,8 @@ teaching API of the package lives here:
   models) and :func:`load_correctness` (the published runs' per-image correctness);
 * :mod:`vitsd.book.comparison` -- chapter 6's comparisons: the runs' correctness, the
   results table with intervals, the training-set sizes, the training-loss gaps;
-* :mod:`vitsd.book.plots`, :mod:`vitsd.book.plots_comparison` and
-  :mod:`vitsd.book.diagrams` -- the figures (Matplotlib), imported on their own:
+* :mod:`vitsd.book.plots` (a module per role: images, attention, training, comparison)
+  and :mod:`vitsd.book.diagrams` -- the figures (Matplotlib), imported on their own:
   ``from vitsd.book import plots``.
 
 Every name of the first five is also importable from here (``book.show_source``,

@@ -27,7 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from vitsd.book.plots import _check_positive_int, _draw_grid, _show, to_display
+from vitsd.book.plots._base import _check_positive_int, _draw_grid, _show, to_display
 
 #: Colours of the original image and of the four shifted copies, in the order
 #: :class:`~vitsd.layers.spt.ShiftedPatchTokenization` concatenates them.

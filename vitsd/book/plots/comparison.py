@@ -2,9 +2,9 @@
 difference, learning curves as small multiples (one panel per model, every seed), and
 how much worse each variant fits its training images than vanilla ViT, epoch by epoch.
 
-Like :mod:`vitsd.book.plots`, every function returns a :class:`matplotlib.figure.Figure`
-built without ``pyplot``; text is 10 pt and figures are at most 5.2 in wide (a phone's
-column).
+Like every figure of :mod:`vitsd.book.plots`, each function returns a
+:class:`matplotlib.figure.Figure` built without ``pyplot``; text is 10 pt and figures
+are at most 5.2 in wide (a phone's column).
 """
 
 from __future__ import annotations
