@@ -14,7 +14,6 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from vitsd.book import diagrams  # noqa: E402
 from vitsd.config import Config  # noqa: E402
-from vitsd.layers.patches import extract_patches  # noqa: E402
 from vitsd.layers.spt import SHIFTS, shift_images  # noqa: E402
 from vitsd.training.recipes import recipe
 
@@ -113,52 +112,6 @@ def test_receptive_field_diagram():
 
 
 # ---------------------------------------------------------------------- SPT
-def test_spt_diagram_draws_the_layers_views_and_patch():
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    fig = diagrams.spt_diagram(image, patch_size=4, token=(1, 2), projection_dim=32)
-    assert isinstance(fig, Figure)
-    axes = panels(fig)
-    assert len(axes) == 7
-    names = ("original",) + SHIFTS
-    assert [ax.get_title() for ax in axes[:5]] == list(names)
-    batch = image[None].astype(np.float32)
-    expected = [batch[0]] + [np.asarray(shift_images(batch, 2, n))[0] for n in SHIFTS]
-    for ax, view in zip(axes[:5], expected):
-        np.testing.assert_allclose(ax.images[0].get_array(), view / 255.0, rtol=1e-6)
-        # The same patch is highlighted in every copy.
-        highlighted = [p for p in rectangles(ax) if p.get_width() == 4]
-        assert [p.get_xy() for p in highlighted] == [(2 * 4 - 0.5, 1 * 4 - 0.5)]
-    # The union window: 8x8 = 64 pixels instead of 16.
-    window = axes[5]
-    assert "8×8 = 64 pixels" in window.get_title()
-    assert max(p.get_width() for p in rectangles(window)) == 8
-    # The token's five pieces are the real patch of the concatenated copies.
-    token = axes[6]
-    concatenated = np.concatenate(expected, axis=-1)[None]
-    flat = np.asarray(extract_patches(concatenated, 4))[0, 1 * 4 + 2]
-    pieces = flat.reshape(4, 4, 5, 3).transpose(2, 0, 1, 3) / 255.0
-    assert len(token.images) == 5
-    for im, piece in zip(token.images, pieces):
-        np.testing.assert_allclose(im.get_array(), piece, rtol=1e-6)
-    text = " ".join(t.get_text() for t in token.texts)
-    assert "5 × (4·4·3) = 240 values" in text and "32 values" in text
-    render(fig)
-    # The chapter's size: a 72x72 image, 6x6 patches.
-    assert_phone_sized(diagrams.spt_diagram(rng.integers(0, 256, (72, 72, 3), dtype=np.uint8),
-                                            patch_size=6))
-
-
-def test_spt_diagram_default_and_errors():
-    fig = diagrams.spt_diagram()  # the sample image, patch 8: a 4x4 grid
-    assert len(panels(fig)) == 7
-    assert "16×16 = 256 pixels" in panels(fig)[5].get_title()
-    floats = diagrams.spt_diagram(np.linspace(-1, 1, 8 * 8).reshape(8, 8), patch_size=4)
-    assert len(panels(floats)) == 7
-    with pytest.raises(ValueError, match="divisible"):
-        diagrams.spt_diagram(np.zeros((10, 10, 3), np.uint8), patch_size=4)
-    with pytest.raises(ValueError, match="token"):
-        diagrams.spt_diagram(np.zeros((8, 8, 3), np.uint8), patch_size=4, token=(2, 0))
 
 
 # ---------------------------------------------------------------------- LSA

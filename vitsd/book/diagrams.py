@@ -2,7 +2,7 @@
 
 Chapter 2 "Patches": :func:`vit_pipeline_diagram` (the road map from an image to its
 logits) and :func:`receptive_field_diagram` (what one token sees).
-Chapter 3 "Shifted Patch Tokenization": :func:`spt_diagram`,
+Chapter 3 "Shifted Patch Tokenization": :func:`shift_grid_diagram`,
 :func:`receptive_field_diagram`.
 Chapter 4 "Locality Self-Attention": :func:`lsa_diagram`.
 Chapter 5 "The model": :func:`vit_pipeline_diagram` with the shapes of a
@@ -161,117 +161,6 @@ def receptive_field_diagram(patch_size: int = 4) -> Figure:
 
 
 # --------------------------------------------------- chapter 3: shifted patch tokens
-def spt_diagram(image=None, patch_size: int = 8, token=None,
-                projection_dim: int = 64) -> Figure:
-    """Shifted Patch Tokenization of one image, step by step (chapter 3).
-
-    Top row: the image and its four copies shifted diagonally by half a patch (made by
-    :func:`vitsd.layers.spt.shift_images`, zero-padded where content moved away), in the order
-    the layer concatenates them along the channels, each with the patch grid and the
-    same highlighted patch. Bottom left: the five windows that this patch position
-    covers in the original image and their union -- the token's larger receptive field.
-    Bottom right: the five ``P x P x C`` pieces of the token (cut from the concatenated
-    copies by :func:`vitsd.layers.patches.extract_patches`), which are flattened into one
-    vector of ``P * P * 5C`` values, layer-normalised and projected to one token.
-
-    ``image`` is one ``(H, W, C)`` image (default: a deterministic image of the
-    built-in sample dataset); ``token`` the ``(row, col)`` of the highlighted patch
-    (default: the one nearest the centre whose windows stay inside the image).
-    """
-    from vitsd.layers.patches import extract_patches
-    from vitsd.layers.spt import SHIFTS, shift_images
-
-    _check_positive_int(patch_size, "patch_size")
-    _check_positive_int(projection_dim, "projection_dim")
-    if patch_size < 2:
-        raise ValueError(f"patch_size must be at least 2, got {patch_size}.")
-    image = _sample_image(32) if image is None else np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3:
-        raise ValueError(f"image must be one image (H, W, C), got shape {image.shape}.")
-    height, width, channels = image.shape
-    if height % patch_size or width % patch_size:
-        raise ValueError(f"the image size ({height}x{width}) must be divisible by "
-                         f"patch_size ({patch_size}).")
-    rows, cols = height // patch_size, width // patch_size
-    s = patch_size // 2
-    if token is None:
-        token = (rows // 2, cols // 2)
-    r, c = (int(t) for t in token)
-    if not (0 <= r < rows and 0 <= c < cols):
-        raise ValueError(f"token must be a (row, col) inside the {rows}x{cols} grid, "
-                         f"got {token!r}.")
-
-    batch = image[None].astype(np.float32)
-    views = [batch] + [_numpy(shift_images(batch, s, name)) for name in SHIFTS]
-    views = [v[0].astype(image.dtype) for v in views]
-    names = ("original",) + SHIFTS
-    concatenated = np.concatenate(views, axis=-1)[None].astype(np.float32)
-    flat = _numpy(extract_patches(concatenated, patch_size))[0, r * cols + c]
-    pieces = flat.reshape(patch_size, patch_size, len(views), channels).transpose(2, 0, 1, 3)
-
-    shown = to_display(np.stack(views)) if not np.issubdtype(image.dtype, np.integer) \
-        else [to_display(v) for v in views]
-    # 5.5 inches wide, 10-point text at the least: legible on a phone
-    # (tools/browser_check.py). Two rows of three: the five copies and the window.
-    fig = Figure(figsize=(5.2, 7.2), layout="constrained")
-    mosaic = [list(names[:3]), list(names[3:]) + ["window"], ["token"] * 3]
-    ax = fig.subplot_mosaic(mosaic, height_ratios=[1.0, 1.0, 0.95])
-    y0, x0 = r * patch_size - 0.5, c * patch_size - 0.5
-    for name, view, color in zip(names, shown, VIEW_COLORS):
-        _show(ax[name], view, name, color=color, fontsize=11)
-        _draw_grid(ax[name], height, width, patch_size, color="white")
-        ax[name].add_patch(Rectangle((x0, y0), patch_size, patch_size, fill=False,
-                                     edgecolor=_HIGHLIGHT, linewidth=2.2))
-        for spine in ax[name].spines.values():
-            spine.set_edgecolor(color)
-            spine.set_linewidth(2)
-
-    # The union window in the original image.
-    win = ax["window"]
-    _show(win, shown[0])
-    for (dy, dx), name, color in zip(shift_offsets(patch_size), names, VIEW_COLORS):
-        win.add_patch(Rectangle((x0 + dx, y0 + dy), patch_size, patch_size, fill=False,
-                                edgecolor=color, linewidth=2.0,
-                                linestyle="-" if name == "original" else "--"))
-    side = patch_size + 2 * s
-    win.add_patch(Rectangle((x0 - s, y0 - s), side, side, fill=False,
-                            edgecolor=_HIGHLIGHT, linewidth=2.4))
-    count = int((receptive_field(patch_size) > 0).sum())
-    win.set_title(f"the token's window:\n{side}×{side} = {count} pixels\n"
-                  f"(patch: {patch_size}×{patch_size} = {patch_size ** 2})",
-                  fontsize=10)
-
-    # The token's five pieces, then what the layer does with them.
-    tok = ax["token"]
-    gap = max(1.0, patch_size / 4)
-    tiles = to_display(pieces) if not np.issubdtype(image.dtype, np.integer) \
-        else pieces / 255.0
-    for k, (tile, color) in enumerate(zip(tiles, VIEW_COLORS)):
-        left = k * (patch_size + gap)
-        extent = (left, left + patch_size, patch_size, 0)
-        tile = tile[..., 0] if channels == 1 else tile
-        tok.imshow(np.clip(tile, 0, 1), extent=extent, interpolation="nearest",
-                   cmap="gray" if channels == 1 else None, vmin=0, vmax=1)
-        tok.add_patch(Rectangle((left, 0), patch_size, patch_size, fill=False,
-                                edgecolor=color, linewidth=2))
-        if k:
-            tok.text(left - gap / 2, patch_size / 2, "⊕", ha="center", va="center",
-                     fontsize=14)
-    right = len(tiles) * (patch_size + gap) - gap
-    depth = patch_size * patch_size * channels * len(views)
-    tok.text(right / 2, patch_size * 1.3,
-             f"concatenate, flatten:\n{len(views)} × ({patch_size}·{patch_size}·{channels})"
-             f" = {depth} values\n→ LayerNorm → Dense\n→ one token of {projection_dim} values",
-             ha="center", va="top", fontsize=11)
-    tok.set_xlim(-gap / 2, right + gap / 2)
-    tok.set_ylim(patch_size * 3.0, -patch_size * 0.1)
-    tok.set_aspect("equal")
-    tok.set_axis_off()
-    tok.set_title(f"patch ({r}, {c}): one {patch_size}×{patch_size} piece of each copy",
-                  fontsize=11)
-    return fig
 
 
 # ------------------------------------------------- chapter 4: locality self-attention
