@@ -1,32 +1,30 @@
 """The README's numbers: its results table is what `tools/campaign.py table --against vit`
 prints from the published records, and the setup it describes is the records' own."""
 
-import importlib.util
 import json
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
-def _campaign():
-    spec = importlib.util.spec_from_file_location("campaign", ROOT / "tools" / "campaign.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def campaign(load_tool):
+    return load_tool("campaign")
 
 
-def test_the_results_table_is_the_one_the_campaign_prints():
-    campaign = _campaign()
+def test_the_results_table_is_the_one_the_campaign_prints(campaign):
     table = campaign.results_table(campaign.CAMPAIGNS["cifar100"], ROOT / "results",
                                    against="vit")
     assert "per-image files missing" not in table
     assert table in README, "regenerate it: python tools/campaign.py table --against vit"
 
 
-def test_the_setup_it_describes_is_the_records():
-    plan = _campaign().CAMPAIGNS["cifar100"]["plan"]  # the main runs the table shows
+def test_the_setup_it_describes_is_the_records(campaign):
+    plan = campaign.CAMPAIGNS["cifar100"]["plan"]  # the main runs the table shows
     folder = ROOT / "results" / "cifar100"
     records = [json.loads((folder / f"{e['name']}.json").read_text())
                for e in plan if not e.get("pilot")]

@@ -3,7 +3,6 @@ accuracies, against a slow loop written here, and the per-image correctness file
 tools/per_image.py (round trip on a tiny model, not on the real data)."""
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -187,20 +186,13 @@ def test_published_correctness_files_load_when_present():
         assert row.mean() == pytest.approx(record["test"]["top1"], abs=0.002), name
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location("per_image", ROOT / "tools" / "per_image.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_tool_scores_a_tiny_published_run_and_skips_it_when_up_to_date(tmp_path):
+def test_the_tool_scores_a_tiny_published_run_and_skips_it_when_up_to_date(tmp_path, load_tool):
     from vitsd.config import Config
     from vitsd.data.dataset import Dataset
     from vitsd.models import build_named
     from vitsd.sharing.published import write_half_precision_weights
 
-    tool = _tool()
+    tool = load_tool("per_image")
     rng = np.random.default_rng(7)
     images = rng.integers(0, 256, (300, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, 300)

@@ -565,28 +565,43 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_cli_push_errors_are_one_line(run, tmp_path):
+def _main(capsys, *args) -> subprocess.CompletedProcess:
+    """``python -m vitsd ARGS`` run in this process (no interpreter and TensorFlow start-up
+    per call), as a CompletedProcess; the offline fixture's Hub settings apply."""
+    from vitsd.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["vitsd", *args], code, captured.out, captured.err)
+
+
+def test_cli_push_errors_are_one_line(run, tmp_path, monkeypatch, capsys):
     out, record = run
-    line = _one_error_line(_cli(tmp_path, "push", "--run", str(out), "--repo", REPO))
-    assert "no Hugging Face token" in line and "HF_TOKEN" in line and "hf auth login" in line
-    line = _one_error_line(_cli(tmp_path, "push", "--run", str(out), "--repo", REPO,
-                                HF_TOKEN="hf_test_token"))
-    assert "HF_HUB_OFFLINE" in line
+    # In a real process, with the Hub settings a user sets (read at import time): the
+    # Hub that cannot be reached, and an argument error.
     line = _one_error_line(_cli(tmp_path, "push", "--run", str(out), "--repo", REPO,
                                 HF_TOKEN="hf_test_token", HF_HUB_OFFLINE="0",
                                 HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}"))
     assert "cannot be reached" in line and "network" in line
-    line = _one_error_line(_cli(tmp_path, "push", "--run", str(tmp_path), "--repo", REPO))
+    line = _one_error_line(_cli(tmp_path, "push", "--repo", REPO))
+    assert "the following arguments are required: --run" in line
+    # The other errors through the same main(), in this process (offline, no token).
+    line = _one_error_line(_main(capsys, "push", "--run", str(out), "--repo", REPO))
+    assert "no Hugging Face token" in line and "HF_TOKEN" in line and "hf auth login" in line
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    line = _one_error_line(_main(capsys, "push", "--run", str(out), "--repo", REPO))
+    assert "HF_HUB_OFFLINE" in line
+    monkeypatch.delenv("HF_TOKEN")
+    line = _one_error_line(_main(capsys, "push", "--run", str(tmp_path), "--repo", REPO))
     assert "has no run.json" in line
     (tmp_path / "unfinished").mkdir()
     (tmp_path / "unfinished" / "run.json").write_text(json.dumps({**record, "status": "running"}))
-    line = _one_error_line(_cli(tmp_path, "push", "--run", str(tmp_path / "unfinished"),
-                                "--repo", REPO))
+    line = _one_error_line(_main(capsys, "push", "--run", str(tmp_path / "unfinished"),
+                                 "--repo", REPO))
     assert "has no model.keras" in line
-    line = _one_error_line(_cli(tmp_path, "push", "--run", str(out), "--repo", "nobody"))
+    line = _one_error_line(_main(capsys, "push", "--run", str(out), "--repo", "nobody"))
     assert "repo_id must be a Hub repository id USER/NAME" in line
-    line = _one_error_line(_cli(tmp_path, "push", "--repo", REPO))
-    assert "the following arguments are required: --run" in line
 
 
 class _RepoNotFound(BaseHTTPRequestHandler):

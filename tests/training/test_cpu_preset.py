@@ -1,7 +1,6 @@
 """The CPU preset of the book's real runs: its model (counted by hand), its per-image
 pad-and-crop (against NumPy), the dataset-size subsets, the campaign plan."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -96,15 +95,12 @@ def test_the_jpeg_archive_is_found_through_vitsd_data(tmp_path, monkeypatch):
         find_cifar10_jpeg()
 
 
-def _campaign():
-    spec = importlib.util.spec_from_file_location("campaign", ROOT / "tools" / "campaign.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def campaign(load_tool):
+    return load_tool("campaign")
 
 
-def test_the_campaign_gives_every_run_the_same_number_of_steps():
-    campaign = _campaign()
+def test_the_campaign_gives_every_run_the_same_number_of_steps(campaign):
     names = [e["name"] for e in campaign.PLAN]
     assert len(names) == len(set(names)) == 16
     assert names[:8] == [f"cpu-{m}-s{s}" for s in (1, 2) for m in ("vit", "spt", "lsa", "sl-vit")]
@@ -131,8 +127,7 @@ def test_the_hold_out_is_the_same_for_every_run_seed():
     assert np.bincount(a.y_test).tolist() == [500] * 10
 
 
-def test_the_cifar100_plan_has_the_seeds_the_baseline_and_equal_steps():
-    campaign = _campaign()
+def test_the_cifar100_plan_has_the_seeds_the_baseline_and_equal_steps(campaign):
     plan = campaign.CAMPAIGNS["cifar100"]["plan"]
     names = [e["name"] for e in plan]
     assert len(names) == len(set(names))
@@ -162,8 +157,7 @@ def test_the_cifar100_plan_has_the_seeds_the_baseline_and_equal_steps():
     assert pilot.epochs == campaign.PILOT_EPOCHS and pilot.seed == 0
 
 
-def test_a_snapshot_of_an_unfinished_run_restores_it(tmp_path):
-    campaign = _campaign()
+def test_a_snapshot_of_an_unfinished_run_restores_it(campaign, tmp_path):
     spec = campaign.CAMPAIGNS["cifar100"]
     runs, results = tmp_path / "runs", tmp_path / "results"
     run = runs / "cpu-vit-s1"
@@ -188,10 +182,9 @@ def test_a_snapshot_of_an_unfinished_run_restores_it(tmp_path):
     assert any("cpu-vit-s1" in r and "3/25" in r and "(snapshot)" in r for r in rows)
 
 
-def test_a_snapshot_keeps_one_file_when_the_last_epoch_is_the_best(tmp_path):
+def test_a_snapshot_keeps_one_file_when_the_last_epoch_is_the_best(campaign, tmp_path):
     """The best weights are only copied when they differ from the last ones; restoring
     such a snapshot makes the best file from the last one."""
-    campaign = _campaign()
     spec = campaign.CAMPAIGNS["cifar100"]
     runs, results = tmp_path / "runs", tmp_path / "results"
     run = runs / "cpu-vit-s1"
@@ -219,8 +212,7 @@ def test_a_snapshot_keeps_one_file_when_the_last_epoch_is_the_best(tmp_path):
     assert (tmp_path / "again" / "cpu-vit-s1" / "best.weights.h5").read_bytes() == b"epoch 2"
 
 
-def test_the_results_table_summarises_the_published_seeds(tmp_path):
-    campaign = _campaign()
+def test_the_results_table_summarises_the_published_seeds(campaign, tmp_path):
     spec = campaign.CAMPAIGNS["cifar100"]
     folder = tmp_path / "cifar100"
     folder.mkdir()
@@ -242,8 +234,7 @@ def test_the_results_table_summarises_the_published_seeds(tmp_path):
                         "| CPU: test (2 cores), tensorflow 2.21.0 |")
 
 
-def test_the_why_campaign_runs_its_stages_in_order_with_equal_steps():
-    campaign = _campaign()
+def test_the_why_campaign_runs_its_stages_in_order_with_equal_steps(campaign):
     spec = campaign.CAMPAIGNS["cifar100-why"]
     plan = spec["plan"]
     names = [e["name"] for e in plan]
@@ -286,8 +277,7 @@ def _record(path, val, status="complete"):
     path.write_text(json.dumps({"status": status, "history": {"val_accuracy": val}}))
 
 
-def test_the_layernorm_screen_is_read_on_validation_against_the_seed_range(tmp_path):
-    campaign = _campaign()
+def test_the_layernorm_screen_is_read_on_validation_against_the_seed_range(campaign, tmp_path):
     runs, results = tmp_path / "runs", tmp_path / "results"
     answer, why = campaign.layernorm_matters(runs, results)
     assert answer is None and "not finished" in why
@@ -304,8 +294,7 @@ def test_the_layernorm_screen_is_read_on_validation_against_the_seed_range(tmp_p
     assert campaign.layernorm_matters(runs, results)[0] is True
 
 
-def test_the_why_table_names_switches_and_training_images(tmp_path):
-    campaign = _campaign()
+def test_the_why_table_names_switches_and_training_images(campaign, tmp_path):
     spec = campaign.CAMPAIGNS["cifar100-why"]
     folder = tmp_path / "cifar100"
     folder.mkdir()
@@ -324,8 +313,7 @@ def test_the_why_table_names_switches_and_training_images(tmp_path):
     assert table[3].startswith("| spt | spt_norm=False | 45,000 (100%) |")
 
 
-def test_a_published_run_is_not_retrained_in_a_new_session(tmp_path, monkeypatch, capsys):
-    campaign = _campaign()
+def test_a_published_run_is_not_retrained_in_a_new_session(campaign, tmp_path, monkeypatch, capsys):
     spec = dict(campaign.CAMPAIGNS["cifar100-why"], plan=campaign.CIFAR100_WHY_PLAN[:1])
     results = tmp_path / "results"
     (results / "cifar100").mkdir(parents=True)
@@ -340,10 +328,9 @@ def test_a_published_run_is_not_retrained_in_a_new_session(tmp_path, monkeypatch
     assert "published already, not retrained" in capsys.readouterr().out
 
 
-def test_the_table_gives_each_difference_from_vit_with_its_interval(tmp_path):
+def test_the_table_gives_each_difference_from_vit_with_its_interval(campaign, tmp_path):
     from vitsd.book.stats import difference_ci, write_correctness
 
-    campaign = _campaign()
     spec = campaign.CAMPAIGNS["cifar100"]
     folder = tmp_path / "cifar100"
     folder.mkdir()

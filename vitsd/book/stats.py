@@ -233,6 +233,7 @@ def load_correctness(dataset: str, names, results_dir=None, manifest_path=None) 
     the file is not there but published (listed in the manifest), it is downloaded and
     checked against its SHA-256 like the weights (:func:`vitsd.sharing.published.fetch`)."""
     from vitsd.sharing import published
+
     if isinstance(names, str):
         names = [names]
     names = list(names)
@@ -242,7 +243,10 @@ def load_correctness(dataset: str, names, results_dir=None, manifest_path=None) 
     for name in names:
         path = correctness_path(dataset, name, results_dir)
         key = f"{dataset}/{path.name}"
-        if not path.is_file() and key in published.manifest(manifest_path):
+        # a published file missing from the checkout's results/ (or from a folder given
+        # with its own manifest) is downloaded; another folder is read as it is
+        downloadable = results_dir is None or manifest_path is not None
+        if not path.is_file() and downloadable and key in published.manifest(manifest_path):
             path = published.fetch(dataset, path.name, results_dir=results_dir,
                                    manifest_path=manifest_path)
         if not path.is_file():
