@@ -26,7 +26,7 @@ import numpy as np
 
 #: The suffix of a run's per-image correctness file, beside its record in ``results/``.
 CORRECT_SUFFIX = ".correct.npz"
-#: How many entries one chunk of resampled image counts holds (rows x images): about
+#: How many entries one chunk of resampled pattern counts holds (rows x patterns): about
 #: 32 MB of int64 counts at a time, however many resamples are asked for.
 _CHUNK_ENTRIES = 4_000_000
 
@@ -112,11 +112,13 @@ def difference_ci(correct_a, correct_b, confidence: float = 0.95, resamples: int
     spread of runs (a resample can only reuse the seeds there are), so the interval is
     best read as a lower bound on the uncertainty.
 
-    How it is fast: resampling images with replacement gives each image a count (how
-    often it was drawn; multinomial counts summing to ``images``), and a run's accuracy
-    on the resampled set is the count-weighted sum of its correct images -- one matrix
-    product, counts ``(resamples, images)`` @ correctness ``(images, seeds)``, for all
-    resamples and runs at once. Drawing the runs then only picks columns.
+    How it is fast: a resampled test set matters only through how many images of each
+    *pattern* it holds -- which of the runs got an image right (at most
+    ``2 ** (seeds_a + seeds_b)`` patterns, a few dozen). Drawing ``images`` images with
+    replacement is drawing those pattern counts from a multinomial with the patterns'
+    frequencies, and every run's correct images in a resample are then one small matrix
+    product, counts ``(resamples, patterns)`` @ patterns ``(patterns, runs)``. Drawing
+    the runs only picks columns.
     """
     a = _correctness(correct_a, "correct_a")
     b = _correctness(correct_b, "correct_b")
@@ -143,21 +145,17 @@ def difference_ci(correct_a, correct_b, confidence: float = 0.95, resamples: int
     confidence, resamples = float(confidence), int(resamples)
     seeds_a, seeds_b = a.shape[0], b.shape[0]
     n = a.shape[1]
-    # One matrix product serves both models: columns 0..seeds_a-1 are A's runs.
-    # float32 sums of 0/1 products stay exact integers while they are below 2**24.
-    dtype = np.float32 if n < 2**24 else np.float64
-    both = np.concatenate([a, b]).T.astype(dtype)  # (images, seeds_a + seeds_b)
+    # The distinct patterns of correctness over all runs (A's runs first) and how many
+    # test images show each; a resample draws pattern counts instead of image indices.
+    patterns, frequency = np.unique(np.concatenate([a, b]).T, axis=0, return_counts=True)
+    patterns = patterns.astype(np.float64)  # (patterns, seeds_a + seeds_b)
     rng = np.random.default_rng(int(seed))
-    chunk = max(1, min(resamples, _CHUNK_ENTRIES // n))
+    chunk = max(1, min(resamples, _CHUNK_ENTRIES // len(patterns)))
     differences = np.empty(resamples)
     for start in range(0, resamples, chunk):
         rows = min(chunk, resamples - start)
-        # Image counts of `rows` resamples: draw indices, count them per resample.
-        draws = rng.integers(0, n, size=(rows, n))
-        draws += (np.arange(rows) * n)[:, np.newaxis]
-        counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n)
-        # Correct images of every run in every resample (exact integers).
-        hits = (counts.astype(dtype) @ both).astype(np.float64)  # (rows, seeds_a + seeds_b)
+        counts = rng.multinomial(n, frequency / n, size=rows)  # (rows, patterns)
+        hits = counts @ patterns  # correct images of every run in every resample
         pick_a = rng.integers(0, seeds_a, size=(rows, seeds_a))
         pick_b = rng.integers(0, seeds_b, size=(rows, seeds_b)) + seeds_a
         hits_a = np.take_along_axis(hits, pick_a, axis=1).sum(axis=1)
