@@ -670,6 +670,11 @@ def test_chapter_6_prose_matches_its_recorded_intervals():
     assert found["spt"][2] < 0 and found["sl-vit"][2] < 0 and found["resnet20"][1] > 5
     assert found["lsa"][1] < 0 < found["lsa"][2]
     assert zero["cifar10_smallest"][0] == 4050 and zero["cifar10_smallest"][2] > 0
+    c100 = six["sizes"]["CIFAR-100"]
+    assert c100[0][0] == 9000 and c100[0][2] > 0  # a fifth of the images: "SL-ViT is ahead"
+    assert six["smallest_seeds"] == {"vit": 1, "sl-vit": 1}  # "one seed of each so far"
+    assert c100[-1][0] == 45000 and c100[-1][3] < 0  # all of them: "behind"
+    assert zero["cifar100_smallest"][0] == 9000 and zero["cifar100_smallest"][2] > 0
     c10 = six["sizes"]["CIFAR-10 (JPEG)"]
     assert [row[0] for row in c10] == [4050, 12150, 40500]
     assert c10[0][2] > 0  # smallest: "SL-ViT is ahead"
