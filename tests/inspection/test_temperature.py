@@ -57,15 +57,3 @@ def test_an_lsa_model_pays_itself_nothing_and_reports_its_temperatures():
     assert all(r["self"] > 0 for r in shares)
     assert learned_temperatures(lsa) == [pytest.approx(8 ** 0.5)] * 2
     assert learned_temperatures(plain) == [None, None]
-
-
-def test_temperature_reading_splits_the_fall_into_decay_and_gradients():
-    from vitsd.inspection.temperature import temperature_reading
-
-    # mean fall 4 -> 3.5; decay alone 4 -> 3.7 is 60% of it; both blocks below 3.7
-    text = temperature_reading(4.0, 3.7, [3.4, 3.6, None])
-    assert "decay alone accounts for 60%" in text and "sharpened every block" in text
-    assert "held every block above it" in temperature_reading(4.0, 3.7, [3.8, 3.9])
-    assert "some blocks" in temperature_reading(4.0, 3.7, [3.6, 3.8])
-    assert "did not fall" in temperature_reading(4.0, 3.7, [4.2])
-    assert temperature_reading(4.0, 3.7, [None]) == "no block has a learned temperature"

@@ -43,25 +43,3 @@ def decay_only_value(initial: float, config, steps_per_epoch: int, epochs=None) 
     steps = steps_per_epoch * epochs
     rates = np.array([applied_learning_rate(schedule, k) for k in range(steps)])
     return float(initial * np.prod(1.0 - config.weight_decay * rates))
-
-
-def temperature_reading(initial: float, decay_only: float, learned) -> str:
-    """A clause that reads learned temperatures beside :func:`decay_only_value` (chapter
-    7): how much of their mean change from ``initial`` weight decay alone accounts for,
-    and which way the gradients moved each block beyond it."""
-    learned = [float(np.mean(t)) for t in learned if t is not None]
-    if not learned:
-        return "no block has a learned temperature"
-    mean = float(np.mean(learned))
-    beyond = [t - decay_only for t in learned]
-    if all(b < 0 for b in beyond):
-        gradients = "the gradients sharpened every block beyond it"
-    elif all(b > 0 for b in beyond):
-        gradients = "the gradients held every block above it, against the decay"
-    else:
-        gradients = "the gradients sharpened some blocks beyond it and held others above it"
-    if mean < initial and decay_only < initial:
-        share = 100 * (initial - decay_only) / (initial - mean)
-        return (f"of the mean fall from {initial:g} to {mean:.3f}, decay alone accounts for "
-                f"{min(share, 100):.0f}%, and {gradients}")
-    return f"the temperatures did not fall on average (mean {mean:.3f}); {gradients}"
