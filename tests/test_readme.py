@@ -21,6 +21,13 @@ def test_the_results_table_is_the_one_the_campaign_prints(campaign):
                                    against="vit")
     assert "per-image files missing" not in table
     assert table in README, "regenerate it: python tools/campaign.py table --against vit"
+    why = campaign.results_table(campaign.CAMPAIGNS["cifar100-why"], ROOT / "results",
+                                 against="vit")
+    assert why in README, ("regenerate it: python tools/campaign.py table --campaign "
+                           "cifar100-why --against vit")
+    if "one seed of each so far" in re.sub(r"\s+", " ", README):  # the sentence under it
+        rows = [r for r in why.splitlines()[2:] if "(20%)" in r]
+        assert rows and all(r.split(" | ")[4] == "1" for r in rows), "update the sentence"
 
 
 def test_the_setup_it_describes_is_the_records(campaign):
