@@ -63,7 +63,7 @@ def run_correctness(records, data=None) -> np.ndarray:
 def comparison_rows(runs: Mapping, correct: Mapping, reference: str = "vit",
                     confidence: float = 0.95, resamples: int = 10_000) -> list:
     """Chapter 6's results table: one row per model of ``runs`` (``{model: [record per
-    seed]}``) with its parameters, seeds, test top-1 per seed and mean (percent), and its
+    seed]}``) with its parameters, test top-1 per seed and mean (percent), and its
     difference from ``reference`` with the ``confidence`` interval of
     :func:`~vitsd.book.stats.difference_ci` (points), from ``correct`` (``{model:
     (seeds, images) array}``, as :func:`run_correctness` gives)."""
@@ -75,7 +75,6 @@ def comparison_rows(runs: Mapping, correct: Mapping, reference: str = "vit",
         top1 = [100 * r["test"]["top1"] for r in records]
         row = {"model": model,
                "parameters": (records[0].get("parameters") or {}).get("total"),
-               "seeds": len(records),
                "top-1 per seed": " / ".join(f"{v:.2f}" for v in top1),
                "mean": float(np.mean(top1))}
         if model != reference:

@@ -88,7 +88,7 @@ def plot_size_comparison(panels: Mapping, better: str = "sl-vit", worse: str = "
         if column == 0:
             top.set_ylabel("test top-1 (%)", fontsize=_FONT)
             bottom.set_ylabel(f"{better} − {worse}\n(points, 95% CI)", fontsize=_FONT)
-        top.legend(frameon=False, fontsize=_FONT - 1, loc="lower right")
+        top.legend(frameon=False, fontsize=_FONT, loc="lower right")
     return fig
 
 
