@@ -44,10 +44,6 @@ def test_superclass_gallery_takes_each_superclass_first_photo_like_a_loop():
     picked, captions = examples.superclass_gallery([2, 2, 0, 1, 0], names)
     assert picked.tolist() == [2, 3, 0] and captions == ["b", "a x", "c"]
     assert examples.superclass_rows(names) is None
-    # the old import path still works (chapter 1's committed source used it)
-    from vitsd.book.analysis import superclass_gallery
-
-    assert superclass_gallery is examples.superclass_gallery
 
 
 def test_pick_examples_takes_right_and_wrong_images_from_different_classes():
