@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up, lint (ruff), then run every test: the package on the TensorFlow and JAX
-# backends, then the book (papermill run of every chapter, HTML build, nbval over the
-# committed chapters).
+# backends, then the book (papermill run on the sample dataset of the chapters that load
+# or train on it, HTML build, nbval over the committed chapters).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . tools/setup.sh

@@ -624,9 +624,14 @@ class _RepoNotFound(BaseHTTPRequestHandler):
         pass
 
 
-def test_cli_evaluate_errors_are_one_line(tmp_path):
-    line = _one_error_line(_cli(tmp_path, "evaluate", "--model", "hf://someone/not-cached"))
+def test_cli_evaluate_errors_are_one_line(tmp_path, capsys):
+    # Through main() in this process (offline, an empty cache: the autouse fixture).
+    line = _one_error_line(_main(capsys, "evaluate", "--model", "hf://someone/not-cached"))
     assert "not in the local cache" in line and "network" in line
+    line = _one_error_line(_main(capsys, "evaluate", "--model", "no/such/thing/here"))
+    assert "neither a file or folder here" in line
+    # In real processes: a Hub that answers 404 (HF_ENDPOINT is read at import time),
+    # and the argument errors (argparse's, before Keras is imported).
     server = HTTPServer(("127.0.0.1", 0), _RepoNotFound)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -642,19 +647,20 @@ def test_cli_evaluate_errors_are_one_line(tmp_path):
         (["evaluate"], "the following arguments are required: --run or --model"),
         (["evaluate", "--run", "r", "--model", "m"], "not allowed with argument --run"),
         (["evaluate", "--run", "r", "--dataset", "sample"], "go with --model"),
-        (["evaluate", "--model", "no/such/thing/here"], "neither a file or folder here"),
     ):
         assert reason in _one_error_line(_cli(tmp_path, *args))
 
 
-def test_cli_evaluates_a_model_from_the_hub_cache_as_its_card_says(run, exported, tmp_path):
+def test_cli_evaluates_a_model_from_the_hub_cache_as_its_card_says(run, exported, tmp_path,
+                                                                  capsys):
     _, record = run
     folder, _ = exported
-    hub_cache(tmp_path / "hf-cache", REPO, folder)
+    hub_cache(Path(huggingface_hub.constants.HF_HUB_CACHE), REPO, folder)
     card = (folder / "README.md").read_text()
     command = re.search(r"`python -m vitsd (evaluate [^`]+)`", card).group(1).split()
     assert command[:3] == ["evaluate", "--model", f"hf://{REPO}"]
-    result = _cli(tmp_path, *command, "--quiet")
+    # The card's command through main(), in this process (offline, the cache above).
+    result = _main(capsys, *command, "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["model"] == f"hf://{REPO}" and summary["dataset"] == "sample"

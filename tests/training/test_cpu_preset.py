@@ -120,11 +120,16 @@ def test_the_campaign_gives_every_run_the_same_number_of_steps(campaign):
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "cifar10_jpeg_train.npz").is_file(),
                     reason="the CIFAR-10 JPEG archive (../shared/data) is not on this machine")
 def test_the_hold_out_is_the_same_for_every_run_seed():
+    # By its name and by the path of its .npz (each decodes all 50,000 JPEGs, so this
+    # test also holds the archive's shapes, formerly in tests/data/test_real_images.py).
     a = load_dataset("cifar10-jpeg", seed=1)
-    b = load_dataset("cifar10-jpeg", seed=2)
+    b = load_dataset(find_cifar10_jpeg(), seed=2)
     assert a.name == "cifar10-jpeg" and len(a.y_test) == 5000
+    assert a.x_train.shape == (45000, 32, 32, 3) and a.x_test.shape == (5000, 32, 32, 3)
     np.testing.assert_array_equal(a.x_test, b.x_test)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
     assert np.bincount(a.y_test).tolist() == [500] * 10
+    assert a.class_names == b.class_names and a.class_names[0] == "airplane"
 
 
 def test_the_cifar100_plan_has_the_seeds_the_baseline_and_equal_steps(campaign):

@@ -26,6 +26,8 @@ TINY_SET = [f"--set={k}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
 
 
 EPOCHS = 10
+#: The module's trained run is interrupted after this epoch, then resumed.
+INTERRUPTED_AT = 3
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +35,42 @@ def sample_data():
     return load_dataset("sample", limit=2000)
 
 
+class _Interrupt(keras.callbacks.Callback):
+    """Ctrl-C after ``after_epochs`` epochs (0: before the first one)."""
+
+    def __init__(self, after_epochs):
+        super().__init__()
+        self.after = after_epochs
+
+    def on_train_begin(self, logs=None):
+        if self.after == 0:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise KeyboardInterrupt
+
+
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, sample_data):
+def sessions(tmp_path_factory, sample_data):
+    """The module's one trained run (sl-vit, EPOCHS epochs), in two sessions: interrupted
+    after epoch INTERRUPTED_AT, then resumed to the end: ``(out, partial, record)`` with
+    ``partial`` the run record as the interruption left it. One run serves the tests of
+    learning, records and checkpoints (on a resumed run, so the resume carries them
+    over), of resuming, and of determinism (a second run must repeat its first epochs)."""
     out = tmp_path_factory.mktemp("runs") / "sl-vit"
-    record = train("sl-vit", out=out, config=Config(epochs=EPOCHS, **TINY), data=sample_data,
-                   verbose=0)
+    config = Config(epochs=EPOCHS, **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        train("sl-vit", out=out, config=config, data=sample_data, verbose=0,
+              callbacks=[_Interrupt(INTERRUPTED_AT)])
+    partial = read_record(out)
+    record = train("sl-vit", out=out, config=config, data=sample_data, verbose=0)
+    return out, partial, record
+
+
+@pytest.fixture(scope="module")
+def finished_run(sessions):
+    out, _, record = sessions
     return out, record
 
 
@@ -108,40 +141,31 @@ def test_a_different_run_in_the_same_folder_is_refused(finished_run, sample_data
         train("vit", out=out, config=Config(epochs=EPOCHS, **TINY), data=sample_data, verbose=0)
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, after_epochs):
-        super().__init__()
-        self.after = after_epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.after:
-            raise KeyboardInterrupt
-
-
-def test_interrupted_run_resumes_after_its_last_epoch(tmp_path, sample_data):
-    out = tmp_path / "run"
-    config = Config(epochs=4, **TINY)
-    with pytest.raises(KeyboardInterrupt):
-        train("vit", out=out, config=config, data=sample_data, verbose=0,
-              callbacks=[_Interrupt(2)])
-    partial = read_record(out)
-    assert partial["status"] == "running" and partial["epochs_completed"] == 2
-    record = train("vit", out=out, config=config, data=sample_data, verbose=0)
-    assert record["status"] == "complete" and record["resumed_at_epochs"] == [2]
-    assert all(len(v) == 4 for v in record["history"].values())
-    assert record["history"]["loss"][:2] == partial["history"]["loss"]
-    # The optimizer state came back too: the learning rate continues the schedule.
+def test_interrupted_run_resumes_after_its_last_epoch(sessions):
+    _, partial, record = sessions
+    assert partial["status"] == "running" and partial["epochs_completed"] == INTERRUPTED_AT
+    assert partial["test"] is None
+    assert record["status"] == "complete" and record["resumed_at_epochs"] == [INTERRUPTED_AT]
+    assert all(len(v) == EPOCHS for v in record["history"].values())
+    assert record["history"]["loss"][:INTERRUPTED_AT] == partial["history"]["loss"]
+    # The optimizer state came back too: the learning rate continues the schedule (which
+    # test_recorded_learning_rate_follows_the_schedule checks epoch by epoch).
     lrs = record["history"]["learning_rate"]
-    assert lrs[2] < lrs[1] and lrs[3] < lrs[2]
+    assert lrs[INTERRUPTED_AT] < lrs[INTERRUPTED_AT - 1] and lrs[-1] < lrs[INTERRUPTED_AT]
 
 
-def test_same_seed_gives_the_same_metrics(tmp_path, sample_data):
-    config = Config(epochs=2, **TINY)
-    a = train("lsa", out=tmp_path / "a", config=config, data=sample_data, verbose=0)
-    b = train("lsa", out=tmp_path / "b", config=config, data=sample_data, verbose=0)
-    assert a["history"]["loss"] == b["history"]["loss"]
-    assert a["history"]["val_accuracy"] == b["history"]["val_accuracy"]
-    assert a["test"] == b["test"]
+def test_same_seed_gives_the_same_metrics(tmp_path, sessions, sample_data):
+    # The same run again, in a fresh folder, stopped after two epochs: the same losses
+    # and accuracies as the module's run (whose first session these epochs were).
+    _, partial, _ = sessions
+    out = tmp_path / "again"
+    with pytest.raises(KeyboardInterrupt):
+        train("sl-vit", out=out, config=Config(epochs=EPOCHS, **TINY), data=sample_data,
+              verbose=0, callbacks=[_Interrupt(2)])
+    again = read_record(out)
+    assert again["epochs_completed"] == 2
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert again["history"][key] == partial["history"][key][:2], key
 
 
 # ------------------------------------------------------------ the recipe chosen
@@ -151,12 +175,16 @@ def test_without_a_config_the_device_picks_the_recipe_and_says_so_first(
 
     monkeypatch.setattr(device, "accelerator", lambda backend=None: None)  # a CPU anywhere
     data = load_dataset("sample", limit=300)
-    record = train("vit", out=tmp_path / "auto", data=data, epochs=1, verbose=2)
+    # Stopped as fit starts: the choice is said, applied and recorded before any epoch
+    # (the CLI test below trains the chosen recipe to the end).
+    with pytest.raises(KeyboardInterrupt):
+        train("vit", out=tmp_path / "auto", data=data, epochs=1, verbose=2,
+              callbacks=[_Interrupt(0)])
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("No GPU found: training with recipe 'cpu' (")
+    record = read_record(tmp_path / "auto")
     assert record["recipe"] == {"name": "cpu", "chosen": "auto (no accelerator)",
                                 "augment": None}
-    assert read_record(tmp_path / "auto")["recipe"] == record["recipe"]
     assert Config.from_dict(record["config"]) == recipe("cpu", epochs=1, num_classes=10,
                                                         input_shape=(32, 32, 3))
 
@@ -191,6 +219,17 @@ def _cli(*args, **kwargs):
                           **kwargs)
 
 
+def _main(capsys, *args) -> subprocess.CompletedProcess:
+    """``python -m vitsd ARGS`` run in this process (no interpreter and TensorFlow
+    start-up per call) as a CompletedProcess: the same ``main`` as ``_cli``'s process."""
+    from vitsd.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["vitsd", *args], code, captured.out, captured.err)
+
+
 @pytest.mark.parametrize("args, reason", [
     (["train", "--out", "x", "--model", "resnet"], "argument --model: invalid choice"),
     (["train", "--out", "x", "--epochs", "0"], "argument --epochs: expected a positive integer"),
@@ -206,19 +245,24 @@ def test_cli_bad_arguments_exit_non_zero_with_one_line(args, reason):
     assert len(lines) == 1 and reason in lines[0], result.stderr
 
 
-def test_cli_bad_values_exit_with_the_reason(tmp_path):
+def test_cli_bad_values_exit_with_the_reason(tmp_path, capsys):
+    # In a real process (Keras imported, then the error): the exit status and the line.
     result = _cli("train", "--out", str(tmp_path / "r"), "--recipe", "reference",
                   "--set", "patch_size=5", "--dataset", "sample", "--limit", "50")
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("vitsd: error: image_size (72) must be divisible")
-    result = _cli("train", "--out", str(tmp_path / "r"), "--dataset", str(tmp_path / "nowhere"))
+    # The other errors through the same main(), in this process.
+    result = _main(capsys, "train", "--out", str(tmp_path / "r"), "--dataset",
+                   str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "vitsd: error:" in result.stderr
-    result = _cli("evaluate", "--run", str(tmp_path / "none"))
+    result = _main(capsys, "evaluate", "--run", str(tmp_path / "none"))
     assert result.returncode == 2 and "no run record" in result.stderr
 
 
-def test_cli_train_killed_mid_way_resumes_then_evaluates(tmp_path):
+def test_cli_train_killed_mid_way_resumes_then_evaluates(tmp_path, capsys):
+    # Killed in a real process; resumed and evaluated through the same main() in this
+    # one (test_cli_trains_the_paper_recipe_fast runs a whole training process).
     out = tmp_path / "cli-run"
     args = ["train", "--model", "sl-vit", "--dataset", "sample", "--limit", "600",
             "--epochs", "4", "--batch-size", "64", "--out", str(out), *TINY_SET]
@@ -243,7 +287,7 @@ def test_cli_train_killed_mid_way_resumes_then_evaluates(tmp_path):
     partial = json.loads(record_path.read_text())
     assert 1 <= partial["epochs_completed"] < 4 and partial["status"] == "running"
 
-    result = _cli(*args)
+    result = _main(capsys, *args)
     assert result.returncode == 0, result.stderr[-3000:]
     record = read_record(out)
     assert record["status"] == "complete" and record["epochs_completed"] == 4
@@ -260,7 +304,7 @@ def test_cli_train_killed_mid_way_resumes_then_evaluates(tmp_path):
                       if first.startswith("GPU found") else
                       {"name": "cpu", "chosen": "auto (no accelerator)", "augment": None})
 
-    result = _cli("evaluate", "--run", str(out), "--quiet")
+    result = _main(capsys, "evaluate", "--run", str(out), "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1])["test"]["top1"] == pytest.approx(
         record["test"]["top1"], abs=1e-6)
