@@ -199,14 +199,14 @@ def test_the_source_the_chapters_show_is_the_current_source():
     code. If this fails, re-execute the chapter: python tools/build_book.py --chapters N"""
     shown, stale = 0, []
     for path in CHAPTERS:
-        nb = nbformat.read(path, as_version=4)
-        for cell in _code_cells(nb):
+        cells = _code_cells(nbformat.read(path, as_version=4))
+        for index, cell in enumerate(cells):
             match = re.search(r"^book\.show_source\(([\w.]+)(?:, docstring=(True|False))?"
                               r"(?:, statement=\"([^\"]+)\")?\)$", cell.source, re.M)
             if not match:
                 continue
             shown += 1
-            earlier = "\n".join(c.source for c in _code_cells(nb)[:_code_cells(nb).index(cell) + 1])
+            earlier = "\n".join(c.source for c in cells[:index + 1])  # imports above it
             current = repr(book.show_source(_resolve(match.group(1), earlier),
                                             docstring=match.group(2) != "False",
                                             statement=match.group(3)))

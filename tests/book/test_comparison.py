@@ -88,9 +88,9 @@ def test_by_training_size_and_size_rows_from_published_correctness(tmp_path, mon
 
 def test_a_run_trained_here_needs_the_data_to_be_scored():
     trained = {**_record("vit", 1, 0.5), "book": {"source": "trained", "name": "vit (here)"}}
-    assert comparison.published_name(trained) is None
+    assert comparison.record_name(trained) is None
     published = {**_record("vit", 1, 0.5), "book": {"source": "published", "name": "cpu-vit-s1"}}
-    assert comparison.published_name(published) == "cpu-vit-s1"
+    assert comparison.record_name(published) == "cpu-vit-s1"
     with pytest.raises(ValueError, match="trained here, so its correctness needs data="):
         comparison.run_correctness([trained])
 

@@ -23,7 +23,7 @@ def _ordered(models):
     return sorted(models, key=lambda m: (rank.get(m, len(rank)), m))
 
 
-def published_name(record: Mapping) -> str | None:
+def record_name(record: Mapping) -> str | None:
     """The name a run is published under (``"cpu-vit-s1"``), or None for a run trained
     here: from :func:`~vitsd.book.runs.variant_runs`' ``book`` entry, else from the
     campaign's own record (the runs of ``published.load_records``)."""
@@ -40,7 +40,7 @@ def run_correctness(records, data=None) -> np.ndarray:
     ``data``'s test images (a run trained in the chapter)."""
     rows = []
     for record in records:
-        name = published_name(record)
+        name = record_name(record)
         if name is not None:
             rows.append(load_correctness(record["dataset"]["name"], [name])[0])
             continue
