@@ -173,4 +173,5 @@ def test_the_shipped_manifest_matches_the_committed_results():
         assert path.is_file(), key
         assert published.sha256(path) == entry["sha256"], key
         assert entry["bytes"] <= 2 * 1024 * 1024, key
-    assert sum(e["bytes"] for e in files.values()) <= 15 * 1024 * 1024
+    # results/ may grow to 25 MB (issue 23's investigation)
+    assert sum(e["bytes"] for e in files.values()) <= 25 * 1024 * 1024
